@@ -1,0 +1,21 @@
+import type { Envelope } from './envelope.ts';
+
+export const recordEventTypes = ['record.created', 'record.updated', 'record.deleted'] as const;
+export type RecordEventType = (typeof recordEventTypes)[number];
+
+/** Value of `crm.records` (schemas/record-changed.avsc). JSON fields are text on the wire. */
+export interface RecordChanged extends Envelope {
+  type: RecordEventType;
+  source: string;
+  object: string;
+  recordId: string;
+  version: number;
+  record: string | null;
+  before: string | null;
+  updatedFields: string[];
+}
+
+/** Partition key of record events: order holds per record. */
+export function recordEventKey(e: Pick<RecordChanged, 'workspaceId' | 'object' | 'recordId'>): string {
+  return `${e.workspaceId}:${e.object}:${e.recordId}`;
+}

@@ -1,0 +1,32 @@
+/**
+ * The topic catalogue: every topic the hub uses, with its partitions, cleanup policy,
+ * retention and the Avro schema of its values. Created idempotently at start.
+ */
+export interface TopicSpec {
+  /** Logical name; the physical name is `${prefix}${name}`. */
+  readonly name: string;
+  /** Schema file under schemas/ for the value, or null for raw bytes (DLQs). */
+  readonly schema: string | null;
+  readonly compacted: boolean;
+  /** -1 keeps forever; compacted topics ignore it. */
+  readonly retentionMs: number;
+  /** Overrides the configured default partition count. */
+  readonly partitions?: number;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export const topics = {
+  records: { name: 'crm.records', schema: 'record-changed.avsc', compacted: false, retentionMs: 30 * DAY_MS },
+} as const satisfies Record<string, TopicSpec>;
+
+export type TopicKey = keyof typeof topics;
+
+/** The dead-letter topic of a consumer group: poison messages, kept 30 days. */
+export function dlqTopic(group: string): TopicSpec {
+  return { name: `${group}.dlq`, schema: null, compacted: false, retentionMs: 30 * DAY_MS, partitions: 1 };
+}
+
+export function physicalName(prefix: string, spec: TopicSpec | string): string {
+  return `${prefix}${typeof spec === 'string' ? spec : spec.name}`;
+}

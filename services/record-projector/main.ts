@@ -1,0 +1,20 @@
+import { baseConfigSpec, loadConfigOrExit } from '../../libs/config/index.ts';
+import { createLogger } from '../../libs/log/index.ts';
+import { startKafkaRuntime } from '../../libs/kafka/runtime.ts';
+import { connectStore, ensureCollections } from '../../libs/store/mongo.ts';
+import { createRecordStore, recordsCollection } from '../../libs/store/records.ts';
+import { runService } from '../../libs/service/run.ts';
+import { createRecordProjector, projectorGroup } from './app.ts';
+
+const config = loadConfigOrExit(baseConfigSpec);
+const log = createLogger({ service: 'record-projector', level: config.logLevel });
+
+await runService(log, async () => {
+  const store = await connectStore(config.mongodbUri, config.mongodbDatabase);
+  await ensureCollections(store.db, [recordsCollection]);
+  const runtime = await startKafkaRuntime(config, log, { groups: [projectorGroup] });
+  const projector = createRecordProjector({ runtime, records: createRecordStore(store.db), log });
+  await projector.start();
+  // Stopped in reverse order of start.
+  return [projector.stop, runtime.close, store.close];
+});
