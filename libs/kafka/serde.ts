@@ -52,12 +52,16 @@ export class AvroSerde {
     for (const spec of specs) {
       if (spec.schema === null) continue;
       const topic = physicalName(prefix, spec);
-      const text = await readSchemaFile(spec.schema);
-      const id = await this.registerSchema(valueSubject(topic), text);
-      this.byTopic.set(topic, { id, type: avro.Type.forSchema(JSON.parse(text)) });
-      ids.set(topic, id);
+      ids.set(topic, await this.registerTopicSchema(topic, await readSchemaFile(spec.schema)));
     }
     return ids;
+  }
+
+  /** Registers `schemaText` for the topic's values and makes it the local writer and reader schema. */
+  async registerTopicSchema(topic: string, schemaText: string): Promise<number> {
+    const id = await this.registerSchema(valueSubject(topic), schemaText);
+    this.byTopic.set(topic, { id, type: avro.Type.forSchema(JSON.parse(schemaText)) });
+    return id;
   }
 
   async registerSchema(subject: string, schemaText: string): Promise<number> {

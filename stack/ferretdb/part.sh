@@ -1,0 +1,74 @@
+# FerretDB part: the MongoDB-wire store (FerretDB 1.x on its SQLite backend).
+# Sourced after lib.sh; defines functions only.
+#
+# We build our own tiny launcher (main.go here) around FerretDB's embeddable
+# package instead of `go install .../cmd/ferretdb`, whose binary panics at
+# start (missing generated build/version/version.txt). The FerretDB version is
+# pinned by go.mod/go.sum next to this file.
+
+FERRETDB_SRC_DIR="$STACK_ROOT/stack/ferretdb"
+# Documented FerretDB build tag: leave the PostgreSQL backend out (we use SQLite).
+FERRETDB_BUILD_TAGS="ferretdb_no_postgresql"
+
+# ferretdb_binary: prints the cache path of the launcher for the current sources.
+ferretdb_binary() {
+  local version hash
+  version="$(awk '$1 == "github.com/FerretDB/FerretDB" {print $2; exit} $1 == "require" && $2 == "github.com/FerretDB/FerretDB" {print $3; exit}' "$FERRETDB_SRC_DIR/go.mod")"
+  hash="$(cat "$FERRETDB_SRC_DIR/main.go" "$FERRETDB_SRC_DIR/go.mod" "$FERRETDB_SRC_DIR/go.sum" \
+    <(printf 'tags=%s\n' "$FERRETDB_BUILD_TAGS") | sha256sum | cut -c1-12)"
+  printf '%s/ferretdb-%s-%s/ferretdb-launcher\n' "$HUB_CACHE_DIR" "${version:-unknown}" "$hash"
+}
+
+ferretdb_fetch() {
+  local bin dir tmp start
+  bin="$(ferretdb_binary)"
+  [ -x "$bin" ] && return 0
+  command -v go >/dev/null 2>&1 || die "ferretdb: the Go toolchain (go >= 1.24) is needed to build the launcher"
+  dir="$(dirname "$bin")"
+  mkdir -p "$dir"
+  tmp="$dir/.ferretdb-launcher.tmp.$$"
+  log "building FerretDB launcher into $bin (cold build takes about a minute)"
+  start=$(date +%s)
+  if ! (cd "$FERRETDB_SRC_DIR" && GOTOOLCHAIN=local GOFLAGS=-mod=readonly \
+        go build -trimpath -buildvcs=false -tags "$FERRETDB_BUILD_TAGS" -o "$tmp" .); then
+    rm -f "$tmp"
+    die "ferretdb: go build of the launcher failed"
+  fi
+  mv -f "$tmp" "$bin"
+  log "FerretDB launcher built in $(( $(date +%s) - start ))s"
+}
+
+ferretdb_start() {
+  ferretdb_fetch
+  if is_running ferretdb; then
+    log "ferretdb already running"
+    return 0
+  fi
+  if port_open "$MONGODB_PORT"; then
+    die "ferretdb: port $MONGODB_PORT is already taken by another process"
+  fi
+  mkdir -p "$STACK_DIR/ferretdb/data"
+  # Telemetry is forced off and locked by the embeddable package; the env
+  # variables below are belt and braces for FerretDB's documented switches.
+  FERRETDB_TELEMETRY=disable DO_NOT_TRACK=1 \
+    start_daemon ferretdb "$(ferretdb_binary)" \
+      -listen-addr "127.0.0.1:$MONGODB_PORT" \
+      -data-dir "$STACK_DIR/ferretdb/data/" \
+      -log-level "${FERRETDB_LOG_LEVEL:-info}"
+}
+
+# Fast and silent: our process is alive and 127.0.0.1:$MONGODB_PORT accepts
+# connections (FerretDB binds only after its SQLite backend is set up).
+ferretdb_health() {
+  is_running ferretdb && port_open "$MONGODB_PORT"
+}
+
+ferretdb_stop() {
+  stop_daemon ferretdb 30
+}
+
+# FerretDB 1.x answers `hello` as a standalone server, so the Node driver needs
+# no extra options; directConnection=true just skips topology discovery.
+ferretdb_address() {
+  printf 'MONGODB_URI=mongodb://127.0.0.1:%s/?directConnection=true\n' "$MONGODB_PORT"
+}
