@@ -1,4 +1,5 @@
-import { baseConfigSpec, loadConfigOrExit } from '../../libs/config/index.ts';
+import { loadConfigOrExit } from '../../libs/config/index.ts';
+import { projectorConfigSpec } from './config.ts';
 import { createLogger } from '../../libs/log/index.ts';
 import { startKafkaRuntime } from '../../libs/kafka/runtime.ts';
 import { connectStore, ensureCollections } from '../../libs/store/mongo.ts';
@@ -6,7 +7,7 @@ import { createRecordStore, recordsCollection } from '../../libs/store/records.t
 import { runService } from '../../libs/service/run.ts';
 import { createRecordProjector, projectorGroup } from './app.ts';
 
-const config = loadConfigOrExit(baseConfigSpec);
+const config = loadConfigOrExit(projectorConfigSpec);
 const log = createLogger({ service: 'record-projector', level: config.logLevel });
 
 await runService(log, async () => {
