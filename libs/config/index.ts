@@ -117,7 +117,7 @@ export const baseConfigSpec = {
   topicPartitions: int('HUB_TOPIC_PARTITIONS', 6, { min: 1, max: 1000 }),
   topicReplicationFactor: int('HUB_TOPIC_REPLICATION_FACTOR', 1, { min: 1, max: 10 }),
   schemaRegistryUrl: url('SCHEMA_REGISTRY_URL', 'http://127.0.0.1:8081/apis/ccompat/v7', ['http:', 'https:']),
-  mongodbUri: url('MONGODB_URI', 'mongodb://127.0.0.1:27017/', ['mongodb:', 'mongodb+srv:']),
+  mongodbUri: url('MONGODB_URI', 'mongodb://127.0.0.1:27017/?directConnection=true', ['mongodb:', 'mongodb+srv:']),
   mongodbDatabase: str('MONGODB_DATABASE', 'crm_hub'),
   logLevel: oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
 } as const;

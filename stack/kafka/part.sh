@@ -8,7 +8,7 @@
 # in $STACK_DIR/kafka. Storage is formatted once; later starts reuse it.
 #
 # KAFKA_VERSION is the newest line that kafkajs 2.2.4 (our client) fully works
-# with (checked with a kafkajs smoke test on 4.4 down to 3.9). Overridable,
+# with (a kafkajs smoke test passed in full on 4.4.0, as on 3.9.2). Overridable,
 # but a data dir formatted by a newer version cannot be read by an older one
 # (then remove $STACK_DIR/kafka/data).
 KAFKA_VERSION="${KAFKA_VERSION:-4.4.0}"
@@ -42,10 +42,14 @@ kafka_fetch() {
   log "kafka: fetching Apache Kafka $KAFKA_VERSION jars into $home/libs"
   mkdir -p "$home"
   rm -f "$marker"
+  # Leftovers of interrupted fetches (a running one of another clone is younger).
+  find "$home" -maxdepth 1 -name 'libs.tmp.*' -mmin +30 -exec rm -rf {} + 2>/dev/null || true
   tmp="$home/libs.tmp.$$"
   rm -rf "$tmp"
-  if ! mvn -q -B -f "$_kafka_part_dir/pom.xml" dependency:copy-dependencies \
-      -Dkafka.version="$KAFKA_VERSION" -DoutputDirectory="$tmp" >&2; then
+  local out
+  if ! out="$(mvn -q -B -Dstyle.color=never -f "$_kafka_part_dir/pom.xml" dependency:copy-dependencies \
+      -Dkafka.version="$KAFKA_VERSION" -DoutputDirectory="$tmp" 2>&1)"; then
+    printf '%s\n' "$out" >&2
     rm -rf "$tmp"
     die "kafka: fetching Kafka $KAFKA_VERSION with Maven failed"
   fi
@@ -103,6 +107,8 @@ EOF
 # Written by stack/kafka/part.sh. The broker logs to stdout, which the stack
 # sends to .stack/logs/kafka.log.
 status = warn
+# Keep logging through the broker's own shutdown hook.
+shutdownHook = disable
 name = stack-kafka
 appender.console.type = Console
 appender.console.name = STDOUT
@@ -143,7 +149,7 @@ _kafka_format() {
 # kafka_start: fetches if needed, writes the config, formats once, starts the
 # broker in the background and returns (the caller waits with kafka_health).
 kafka_start() {
-  local dir java lf
+  local dir java lf port
   if is_running kafka; then
     log "kafka: already running"; return 0
   fi
@@ -152,7 +158,7 @@ kafka_start() {
   dir="$(_kafka_dir)"
   mkdir -p "$dir"
   for port in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
-    port_open "$port" && die "kafka: port $port is already in use by another process"
+    if port_open "$port"; then die "kafka: port $port is already in use by another process"; fi
   done
   _kafka_write_config "$dir"
   _kafka_format "$dir" "$java"
@@ -178,7 +184,8 @@ kafka_health() {
   port_open "$KAFKA_PORT" || return 1
   local off
   off="$(cat "$(_kafka_dir)/log.offset" 2>/dev/null || echo 0)"
-  tail -c "+$((off + 1))" "$(log_file kafka)" 2>/dev/null | grep -q -m1 'Kafka Server started'
+  # Not a pipe: under pipefail, grep -q stopping early would fail the pipe.
+  grep -q -m1 'Kafka Server started' < <(tail -c "+$((off + 1))" "$(log_file kafka)" 2>/dev/null)
 }
 
 kafka_stop() { stop_daemon kafka 60; }

@@ -7,7 +7,7 @@ test('defaults point at the local stack and the result is frozen', () => {
   const c = readConfig(baseConfigSpec, {});
   assert.deepEqual(c.kafkaBrokers, ['127.0.0.1:9092']);
   assert.equal(c.schemaRegistryUrl, 'http://127.0.0.1:8081/apis/ccompat/v7');
-  assert.equal(c.mongodbUri, 'mongodb://127.0.0.1:27017');
+  assert.equal(c.mongodbUri, 'mongodb://127.0.0.1:27017/?directConnection=true');
   assert.ok(Object.isFrozen(c));
 });
 

@@ -1,0 +1,114 @@
+/**
+ * npm run bench -- kafka [records]
+ * Messages/s and MB/s through libs/kafka (Avro via the registry, acks=all, idempotent,
+ * 1 KiB records, produce then consume) beside the same broker's raw limit measured by
+ * Kafka's own ProducerPerformance tool (acks=all, 1 KiB), and their ratio.
+ */
+import { spawn } from 'node:child_process';
+import { baseConfigSpec, readConfig } from '../../libs/config/index.ts';
+import { createLogger } from '../../libs/log/index.ts';
+import { startKafkaRuntime } from '../../libs/kafka/runtime.ts';
+import { ensureTopics } from '../../libs/kafka/admin.ts';
+import { createConsumerRunner } from '../../libs/kafka/consumer.ts';
+import { topics, dlqTopic } from '../../libs/kafka/topics.ts';
+import { recordEventKey, type RecordChanged } from '../../libs/kafka/events.ts';
+import { recordBenchmark, stackShell } from './support.ts';
+
+const RECORD_BYTES = 1024;
+const total = Number(process.argv[2] ?? 100_000);
+const rawTotal = Number(process.argv[3] ?? 300_000);
+const batchSize = 1000;
+const prefix = `bench.${Date.now().toString(36)}.`;
+const config = readConfig(baseConfigSpec, { ...process.env, HUB_TOPIC_PREFIX: prefix, LOG_LEVEL: 'warn' });
+const log = createLogger({ service: 'bench-kafka', level: 'warn', destination: process.stderr });
+
+function eventOfSize(i: number, padding: string): RecordChanged {
+  return {
+    eventId: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, type: 'record.updated', workspaceId: 'bench',
+    occurredAt: Date.now(), correlationId: `c${i}`, causationId: null, causationDepth: 0, source: 'producer',
+    object: 'people', recordId: `p${i % 10_000}`, version: i,
+    record: JSON.stringify({ name: `Person ${i}`, email: `p${i}@example.com`, notes: padding }), before: null, updatedFields: ['notes'],
+  };
+}
+
+async function main(): Promise<void> {
+  const group = 'bench-consumer';
+  const runtime = await startKafkaRuntime(config, log, { groups: [group] });
+  const topic = runtime.topic(topics.records);
+  // Pad the record so each encoded message is 1 KiB.
+  const base = runtime.serde.encode(topic, eventOfSize(0, '')).length;
+  const padding = 'x'.repeat(Math.max(0, RECORD_BYTES - base - 2));
+  const size = runtime.serde.encode(topic, eventOfSize(0, padding)).length;
+
+  // Produce: sequential acks=all batches on one idempotent producer, Avro encoding included.
+  let t0 = performance.now();
+  for (let i = 0; i < total; i += batchSize) {
+    const batch = [];
+    for (let j = i; j < Math.min(total, i + batchSize); j++) {
+      const e = eventOfSize(j, padding);
+      batch.push({ key: recordEventKey(e), value: e });
+    }
+    await runtime.bus.publish(topic, batch);
+  }
+  const produceS = (performance.now() - t0) / 1000;
+
+  // Consume: the consumer runner (decode, handler, offset resolution and commits).
+  let consumed = 0;
+  let done: () => void = () => undefined;
+  const finished = new Promise<void>((r) => { done = r; });
+  const runner = createConsumerRunner<RecordChanged>({
+    kafka: runtime.kafka, serde: runtime.serde, bus: runtime.bus, log, group: `${prefix}${group}`,
+    topics: [topic], dlqTopic: runtime.topic(dlqTopic(group)), fromBeginning: true, partitionsConsumedConcurrently: 3,
+    handler: async () => { consumed += 1; if (consumed === total) done(); },
+  });
+  t0 = performance.now();
+  await runner.start();
+  await finished;
+  const consumeS = (performance.now() - t0) / 1000;
+  await runner.stop();
+
+  // Raw: Kafka's own producer perf tool on a topic of the same shape.
+  const rawTopic = `${prefix}raw`;
+  await ensureTopics(runtime.kafka, [{ name: 'raw', schema: null, compacted: false, retentionMs: 3_600_000 }], { prefix, partitions: config.topicPartitions, replicationFactor: 1 });
+  await runtime.close();
+  const raw = await producerPerformance(rawTopic, rawTotal);
+
+  const mb = (n: number, s: number) => (n * size) / s / 2 ** 20;
+  const produceRate = total / produceS;
+  const consumeRate = total / consumeS;
+  const lines = [
+    `| path | messages/s | MB/s |`,
+    `|---|---:|---:|`,
+    `| libs/kafka produce (Avro, acks=all, idempotent, ${size} B, ${total} msgs) | ${produceRate.toFixed(0)} | ${mb(total, produceS).toFixed(1)} |`,
+    `| libs/kafka consume (consumer runner: decode, handler, commits) | ${consumeRate.toFixed(0)} | ${mb(total, consumeS).toFixed(1)} |`,
+    `| raw ProducerPerformance (acks=all, idempotent, ${RECORD_BYTES} B, ${rawTotal} msgs) | ${raw.recordsPerSec.toFixed(0)} | ${raw.mbPerSec.toFixed(1)} |`,
+    '',
+    `Ratio produce / raw: **${(produceRate / raw.recordsPerSec).toFixed(2)}** (messages/s); consume / raw: ${(consumeRate / raw.recordsPerSec).toFixed(2)}.`,
+  ];
+  console.log(lines.join('\n'));
+  await recordBenchmark('kafka', lines.join('\n'));
+}
+
+async function producerPerformance(topic: string, records: number): Promise<{ recordsPerSec: number; mbPerSec: number }> {
+  const java = stackShell('kafka_java');
+  const classpath = stackShell('kafka_classpath');
+  const args = ['-Xmx512m', '-cp', classpath, 'org.apache.kafka.tools.ProducerPerformance',
+    '--topic', topic, '--num-records', String(records), '--record-size', String(RECORD_BYTES), '--throughput', '-1',
+    '--command-property', `bootstrap.servers=${config.kafkaBrokers.join(',')}`, 'acks=all', 'enable.idempotence=true'];
+  const out = await new Promise<string>((resolve, reject) => {
+    const child = spawn(java, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let text = '';
+    child.stdout.on('data', (d) => { text += String(d); });
+    child.stderr.on('data', (d) => { text += String(d); });
+    child.on('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`ProducerPerformance exited ${code}: ${text.slice(-2000)}`))));
+  });
+  // Last summary line: "300000 records sent, 123456.7 records/sec (120.56 MB/sec), ..."
+  const m = [...out.matchAll(/(\d+) records sent, ([\d.]+) records\/sec \(([\d.]+) MB\/sec\)/g)].pop();
+  if (!m) throw new Error(`cannot read ProducerPerformance output: ${out.slice(-1000)}`);
+  return { recordsPerSec: Number(m[2]), mbPerSec: Number(m[3]) };
+}
+
+main().then(() => process.exit(0), (err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
