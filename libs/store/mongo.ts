@@ -54,10 +54,16 @@ export async function ensureCollections(db: Db, specs: readonly CollectionSpec[]
         if ((err as { codeName?: string }).codeName !== 'NamespaceExists') throw storeError(err, `creating ${spec.name}`);
       }
     }
-    if (spec.indexes.length > 0) {
-      await db.collection(spec.name).createIndexes(
-        spec.indexes.map((i) => ({ name: i.name, key: i.key, unique: i.unique ?? false })),
-      );
+    // Only the missing ones, one call each: FerretDB 1.x drops the connection on a
+    // batched createIndexes that repeats existing indexes.
+    const collection = db.collection(spec.name);
+    const present = new Set((await collection.listIndexes().toArray()).map((i) => String(i.name)));
+    for (const index of spec.indexes.filter((i) => !present.has(i.name))) {
+      try {
+        await collection.createIndex(index.key, { name: index.name, unique: index.unique ?? false });
+      } catch (err) {
+        throw storeError(err, `creating index ${spec.name}.${index.name}`);
+      }
     }
   }
 }

@@ -1,6 +1,6 @@
 // Command ferretdb-launcher runs FerretDB 1.x (the embeddable
-// github.com/FerretDB/FerretDB/ferretdb package) on its SQLite backend, as the
-// MongoDB-wire store of the local stack. It exists because `go install
+// github.com/FerretDB/FerretDB/ferretdb package) on its PostgreSQL or SQLite
+// backend, as the MongoDB-wire store of the local stack. It exists because `go install
 // github.com/FerretDB/FerretDB/cmd/ferretdb` yields a binary that panics at
 // start (its build/version/version.txt is generated at release time and is not
 // part of the module); the embeddable package does not need that file.
@@ -11,12 +11,20 @@
 //
 // Flags (each has an environment fallback):
 //
-//	-listen-addr  FERRETDB_LISTEN_ADDR  TCP address to listen on (default 127.0.0.1:27017)
-//	-data-dir     FERRETDB_DATA_DIR     directory of the SQLite databases (created if missing)
-//	-log-level    FERRETDB_LOG_LEVEL    debug, info, warn or error (default info)
+//	-listen-addr     FERRETDB_LISTEN_ADDR     TCP address to listen on (default 127.0.0.1:27017)
+//	-handler         FERRETDB_HANDLER         backend: postgresql or sqlite (default sqlite)
+//	-postgresql-url  FERRETDB_POSTGRESQL_URL  pgx connection string of the postgresql backend,
+//	                                          e.g. postgres://postgres@127.0.0.1:5432/ferretdb
+//	-data-dir        FERRETDB_DATA_DIR        directory of the SQLite databases (created if missing)
+//	-log-level       FERRETDB_LOG_LEVEL       debug, info, warn or error (default info)
+//
+// The postgresql backend connects lazily (pgx pools are opened on the first
+// request), so FerretDB starts and listens even while PostgreSQL is still
+// starting; requests fail until it accepts connections. The database in the
+// URL must exist; FerretDB creates one PostgreSQL schema per MongoDB database.
 //
 // SIGTERM and SIGINT cancel the run context: FerretDB closes its listener and
-// connections, then the SQLite backend, and the process exits 0.
+// connections, then the backend, and the process exits 0.
 package main
 
 import (
@@ -24,6 +32,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -56,9 +65,20 @@ func ferretdbVersion() string {
 	return "unknown"
 }
 
+// redactURL hides the password of a connection URL for logging.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
+
 func main() {
 	listenAddr := flag.String("listen-addr", envOr("FERRETDB_LISTEN_ADDR", "127.0.0.1:27017"), "TCP listen address")
-	dataDir := flag.String("data-dir", envOr("FERRETDB_DATA_DIR", ""), "directory for the SQLite databases (required)")
+	handler := flag.String("handler", envOr("FERRETDB_HANDLER", "sqlite"), "backend: postgresql or sqlite")
+	pgURL := flag.String("postgresql-url", envOr("FERRETDB_POSTGRESQL_URL", ""), "PostgreSQL URL (required for -handler postgresql)")
+	dataDir := flag.String("data-dir", envOr("FERRETDB_DATA_DIR", ""), "directory for the SQLite databases (required for -handler sqlite)")
 	logLevel := flag.String("log-level", envOr("FERRETDB_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
 	showVersion := flag.Bool("version", false, "print the FerretDB version and exit")
 	flag.Parse()
@@ -76,38 +96,56 @@ func main() {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	slog.SetDefault(logger)
 
-	if *dataDir == "" {
-		fmt.Fprintln(os.Stderr, "ferretdb-launcher: -data-dir (or FERRETDB_DATA_DIR) is required")
+	cfg := &ferretdb.Config{
+		Listener: ferretdb.ListenerConfig{TCP: *listenAddr},
+		Logger:   logger,
+		Handler:  *handler,
+	}
+	var backendAttrs []any
+
+	switch *handler {
+	case "postgresql":
+		if *pgURL == "" {
+			fmt.Fprintln(os.Stderr, "ferretdb-launcher: -postgresql-url (or FERRETDB_POSTGRESQL_URL) is required for -handler postgresql")
+			os.Exit(2)
+		}
+		cfg.PostgreSQLURL = *pgURL
+		backendAttrs = []any{"postgresql_url", redactURL(*pgURL)}
+
+	case "sqlite":
+		if *dataDir == "" {
+			fmt.Fprintln(os.Stderr, "ferretdb-launcher: -data-dir (or FERRETDB_DATA_DIR) is required for -handler sqlite")
+			os.Exit(2)
+		}
+		dir, err := filepath.Abs(*dataDir)
+		if err != nil {
+			logger.Error("cannot resolve data dir", "dir", *dataDir, "error", err)
+			os.Exit(1)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			logger.Error("cannot create data dir", "dir", dir, "error", err)
+			os.Exit(1)
+		}
+		// The SQLite backend wants a file: URI of an existing directory ending with "/".
+		cfg.SQLiteURL = "file:" + strings.TrimSuffix(filepath.ToSlash(dir), "/") + "/"
+		backendAttrs = []any{"sqlite_url", cfg.SQLiteURL}
+
+	default:
+		fmt.Fprintf(os.Stderr, "ferretdb-launcher: bad -handler %q (want postgresql or sqlite)\n", *handler)
 		os.Exit(2)
 	}
-	dir, err := filepath.Abs(*dataDir)
-	if err != nil {
-		logger.Error("cannot resolve data dir", "dir", *dataDir, "error", err)
-		os.Exit(1)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		logger.Error("cannot create data dir", "dir", dir, "error", err)
-		os.Exit(1)
-	}
-	// The SQLite backend wants a file: URI of an existing directory ending with "/".
-	sqliteURL := "file:" + strings.TrimSuffix(filepath.ToSlash(dir), "/") + "/"
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
-	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: *listenAddr},
-		Logger:    logger,
-		Handler:   "sqlite",
-		SQLiteURL: sqliteURL,
-	})
+	f, err := ferretdb.New(cfg)
 	if err != nil {
 		logger.Error("cannot start FerretDB", "error", err)
 		os.Exit(1)
 	}
 
-	logger.Info("FerretDB started", "version", ferretdbVersion(), "handler", "sqlite",
-		"sqlite_url", sqliteURL, "uri", f.MongoDBURI(), "pid", os.Getpid())
+	attrs := append([]any{"version", ferretdbVersion(), "handler", *handler}, backendAttrs...)
+	logger.Info("FerretDB started", append(attrs, "uri", f.MongoDBURI(), "pid", os.Getpid())...)
 
 	if err := f.Run(ctx); err != nil {
 		logger.Error("FerretDB stopped with an error", "error", err)

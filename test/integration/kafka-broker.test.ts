@@ -5,11 +5,12 @@
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigResourceTypes, type Kafka, type Consumer } from 'kafkajs';
+import kafkajs, { type Kafka, type Consumer } from 'kafkajs';
 import { createKafka } from '../../libs/kafka/client.ts';
 import { ensureTopics } from '../../libs/kafka/admin.ts';
 import { isolatedConfig, testLogger, eventually } from '../support/env.ts';
 
+const { ConfigResourceTypes } = kafkajs; // CommonJS: not a named ESM export
 const config = isolatedConfig('broker');
 const log = testLogger('broker-test');
 let kafka: Kafka;

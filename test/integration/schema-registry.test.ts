@@ -26,9 +26,9 @@ test('register is idempotent and the schema can be fetched by id', async () => {
   const id = await serde.registerSchema(subject, JSON.stringify(v1));
   assert.equal(await serde.registerSchema(subject, JSON.stringify(v1)), id, 'same schema, same id');
   const fetched = await serde.registry.getSchema(id);
-  assert.deepEqual(JSON.parse(JSON.stringify((fetched as unknown as avro.Type).schema())), v1);
+  assert.ok((fetched as unknown as avro.Type).fingerprint().equals(avro.Type.forSchema(v1 as avro.Schema).fingerprint()), 'same schema back');
   const encoded = await serde.registry.encode(id, { id: 'p1', email: 'a@b.c' });
-  assert.deepEqual(await serde.registry.decode(encoded), { id: 'p1', email: 'a@b.c' });
+  assert.deepEqual({ ...(await serde.registry.decode(encoded)) }, { id: 'p1', email: 'a@b.c' });
 });
 
 test('the subject is set to BACKWARD compatibility', async () => {
@@ -64,7 +64,7 @@ test('messages written with an old schema decode into the current reader schema'
   // This reader's schema is v2: a field with a default was added since.
   const reader = new AvroSerde(serde.registry, serde.url);
   await reader.registerTopicSchema(topic, JSON.stringify(v2));
-  assert.deepEqual(await reader.decode(topic, oldMessage), { id: 'p1', email: 'a@b.c', score: 0 });
+  assert.deepEqual({ ...(await reader.decode<object>(topic, oldMessage)) }, { id: 'p1', email: 'a@b.c', score: 0 });
 });
 
 test('undecodable bytes are a non-retriable MESSAGE_UNDECODABLE', async () => {
