@@ -26,6 +26,9 @@ export function createKafka(options: KafkaClientOptions): Kafka {
     logLevel: logLevel.WARN,
     logCreator: () => (entry: LogEntry) => {
       const { message, ...rest } = entry.log;
+      // Our producers retry a bounded number of times on purpose: the caller gets an
+      // error (503) instead of a hang, and retries with the same event ids.
+      if (message.startsWith('Limiting retries for the idempotent producer')) return;
       log[pinoLevel[entry.level] ?? 'info']({ namespace: entry.namespace, ...rest }, message);
     },
   });

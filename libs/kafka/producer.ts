@@ -1,4 +1,4 @@
-import type { Kafka, Producer, Message } from 'kafkajs';
+import kafkajs, { type Kafka, type Producer, type Message } from 'kafkajs';
 import { raiseKafka } from './errors.ts';
 import type { AvroSerde } from './serde.ts';
 import { errorMessage, HubError } from '../errors/index.ts';
@@ -34,6 +34,8 @@ export interface KafkaEventBus extends EventBus {
  */
 export function createEventBus(kafka: Kafka, serde: AvroSerde, options: { transactionalId?: string } = {}): KafkaEventBus {
   const producer: Producer = kafka.producer({
+    // Java-compatible murmur2: other clients put the same key on the same partition.
+    createPartitioner: kafkajs.Partitioners.DefaultPartitioner,
     idempotent: true,
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,

@@ -65,6 +65,41 @@ func ferretdbVersion() string {
 	return "unknown"
 }
 
+// quietDupKeys demotes to debug the error records that FerretDB's pgx tracer
+// writes for every query failing with a unique violation (SQLSTATE 23505).
+// Clients get those as duplicate key errors (code 11000), which our event
+// store produces routinely (stale conditional upserts), so logging each as an
+// ERROR with a document excerpt would flood the log.
+type quietDupKeys struct{ slog.Handler }
+
+func (h quietDupKeys) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelError {
+		dup := false
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == "err" && strings.Contains(a.Value.String(), "(SQLSTATE 23505)") {
+				dup = true
+				return false
+			}
+			return true
+		})
+		if dup {
+			if !h.Handler.Enabled(ctx, slog.LevelDebug) {
+				return nil
+			}
+			r.Level = slog.LevelDebug
+		}
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h quietDupKeys) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return quietDupKeys{h.Handler.WithAttrs(attrs)}
+}
+
+func (h quietDupKeys) WithGroup(name string) slog.Handler {
+	return quietDupKeys{h.Handler.WithGroup(name)}
+}
+
 // redactURL hides the password of a connection URL for logging.
 func redactURL(s string) string {
 	u, err := url.Parse(s)
@@ -93,7 +128,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "ferretdb-launcher: bad -log-level %q: %s\n", *logLevel, err)
 		os.Exit(2)
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	logger := slog.New(quietDupKeys{slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})})
 	slog.SetDefault(logger)
 
 	cfg := &ferretdb.Config{

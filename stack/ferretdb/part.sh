@@ -1,5 +1,13 @@
-# FerretDB part: the MongoDB-wire store (FerretDB 1.x on its SQLite backend).
-# Sourced after lib.sh; defines functions only.
+# FerretDB part: the MongoDB-wire store (FerretDB 1.x). Sourced after lib.sh;
+# defines functions only.
+#
+# Backend: FERRETDB_BACKEND=postgresql (default) stores in the PostgreSQL of
+# stack/postgres (127.0.0.1:$POSTGRES_PORT, database "ferretdb"), so the
+# postgres part must come before this one in stack.sh's PARTS.
+# FERRETDB_BACKEND=sqlite keeps the old embedded SQLite backend (files in
+# $STACK_DIR/ferretdb/data, no other part needed). Both are the same FerretDB
+# handler; PostgreSQL is much faster (see the comment on the part), SQLite
+# needs no server. Switching backends does not migrate data.
 #
 # We build our own tiny launcher (main.go here) around FerretDB's embeddable
 # package instead of `go install .../cmd/ferretdb`, whose binary panics at
@@ -7,8 +15,10 @@
 # pinned by go.mod/go.sum next to this file.
 
 FERRETDB_SRC_DIR="$STACK_ROOT/stack/ferretdb"
-# Documented FerretDB build tag: leave the PostgreSQL backend out (we use SQLite).
-FERRETDB_BUILD_TAGS="ferretdb_no_postgresql"
+FERRETDB_BACKEND="${FERRETDB_BACKEND:-postgresql}"
+# No build tags: both backends are compiled in (the documented tag
+# ferretdb_no_postgresql would leave the PostgreSQL backend out).
+FERRETDB_BUILD_TAGS=""
 
 # ferretdb_binary: prints the cache path of the launcher for the current sources.
 ferretdb_binary() {
@@ -30,7 +40,7 @@ ferretdb_fetch() {
   log "building FerretDB launcher into $bin (cold build takes about a minute)"
   start=$(date +%s)
   if ! (cd "$FERRETDB_SRC_DIR" && GOTOOLCHAIN=local GOFLAGS=-mod=readonly \
-        go build -trimpath -buildvcs=false -tags "$FERRETDB_BUILD_TAGS" -o "$tmp" .); then
+        go build -trimpath -buildvcs=false ${FERRETDB_BUILD_TAGS:+-tags "$FERRETDB_BUILD_TAGS"} -o "$tmp" .); then
     rm -f "$tmp"
     die "ferretdb: go build of the launcher failed"
   fi
@@ -47,19 +57,30 @@ ferretdb_start() {
   if port_open "$MONGODB_PORT"; then
     die "ferretdb: port $MONGODB_PORT is already taken by another process"
   fi
-  mkdir -p "$STACK_DIR/ferretdb/data"
+  local backend_args
+  case "$FERRETDB_BACKEND" in
+    postgresql)
+      # The launcher connects lazily, so FerretDB may start before PostgreSQL
+      # is healthy; stack.sh waits for postgres before anyone uses FerretDB.
+      backend_args=(-handler postgresql
+        -postgresql-url "postgres://${POSTGRES_USER:-postgres}@127.0.0.1:$POSTGRES_PORT/${POSTGRES_DB:-ferretdb}") ;;
+    sqlite)
+      mkdir -p "$STACK_DIR/ferretdb/data"
+      backend_args=(-handler sqlite -data-dir "$STACK_DIR/ferretdb/data/") ;;
+    *) die "ferretdb: FERRETDB_BACKEND must be postgresql or sqlite, not '$FERRETDB_BACKEND'" ;;
+  esac
   # Telemetry is forced off and locked by the embeddable package; the env
   # variables below are belt and braces for FerretDB's documented switches.
   FERRETDB_TELEMETRY=disable DO_NOT_TRACK=1 \
     start_daemon ferretdb "$(ferretdb_binary)" \
       -listen-addr "127.0.0.1:$MONGODB_PORT" \
-      -data-dir "$STACK_DIR/ferretdb/data/" \
+      "${backend_args[@]}" \
       -log-level "${FERRETDB_LOG_LEVEL:-info}"
 }
 
 # Fast and silent: our process is alive and a socket listens on
-# 127.0.0.1:$MONGODB_PORT (FerretDB binds only after its SQLite backend is set
-# up, and the kernel completes handshakes on a listening socket). Reading
+# 127.0.0.1:$MONGODB_PORT (FerretDB binds only after its backend is set up, and
+# the kernel completes handshakes on a listening socket). Reading
 # /proc/net/tcp instead of connecting keeps FerretDB's log free of the three
 # "Connection started/stopped" lines that every probe connection would cause;
 # port_open is the fallback where /proc is not there.

@@ -19,6 +19,10 @@ POSTGRES_USER="${POSTGRES_USER:-postgres}"
 # Overridable; passed to the postmaster as -c settings on every start.
 POSTGRES_SHARED_BUFFERS="${POSTGRES_SHARED_BUFFERS:-128MB}"
 POSTGRES_SYNCHRONOUS_COMMIT="${POSTGRES_SYNCHRONOUS_COMMIT:-off}"
+# "log" keeps startup, shutdown, checkpoint and FATAL lines but not the ERROR of
+# every failed statement: the unique violations behind duplicate key (11000)
+# replies are routine for our event store (and FerretDB reports query errors).
+POSTGRES_LOG_MIN_MESSAGES="${POSTGRES_LOG_MIN_MESSAGES:-log}"
 
 _postgres_dir() { printf '%s/postgres' "$STACK_DIR"; }
 
@@ -33,14 +37,15 @@ _postgres_bindir() {
   printf '%s\n' "$best"
 }
 
-# _postgres_as_owner CMD...: runs CMD as the data dir owner (postgres when we
-# are root, else ourselves). setpriv execs in place (no wrapper process), so a
-# pid recorded by start_daemon is the postmaster's own pid.
-_postgres_as_owner() {
+# _postgres_runas: sets the array POSTGRES_RUNAS to the command prefix that runs
+# a program as the data dir owner (postgres when we are root, else ourselves).
+# setpriv execs in place (no wrapper process), so the pid start_daemon records
+# is the postmaster's own.
+_postgres_runas() {
+  POSTGRES_RUNAS=()
   if [ "$(id -u)" -eq 0 ]; then
-    setpriv --reuid=postgres --regid=postgres --init-groups --reset-env -- "$@"
-  else
-    "$@"
+    id postgres >/dev/null 2>&1 || die "postgres: running as root needs the 'postgres' user (the Debian package creates it)"
+    POSTGRES_RUNAS=(setpriv --reuid=postgres --regid=postgres --init-groups --reset-env --)
   fi
 }
 
@@ -79,11 +84,12 @@ _postgres_init() {
     chown postgres:postgres "$dir" "$data" "$dir/run"
   fi
   chmod 700 "$data"
-  _postgres_as_owner "$bindir/initdb" -D "$data" -U "$POSTGRES_USER" --auth=trust \
+  _postgres_runas
+  "${POSTGRES_RUNAS[@]}" "$bindir/initdb" -D "$data" -U "$POSTGRES_USER" --auth=trust \
       --encoding=UTF8 --locale=C.UTF-8 --no-instructions >>"$(log_file postgres)" 2>&1 \
     || die "postgres: initdb failed; see $(log_file postgres)"
   printf 'CREATE DATABASE "%s";\n' "$POSTGRES_DB" \
-    | _postgres_as_owner "$bindir/postgres" --single -D "$data" -j postgres >>"$(log_file postgres)" 2>&1 \
+    | "${POSTGRES_RUNAS[@]}" "$bindir/postgres" --single -D "$data" -j postgres >>"$(log_file postgres)" 2>&1 \
     || die "postgres: creating database $POSTGRES_DB failed; see $(log_file postgres)"
   touch "$dir/.initialized"
 }
@@ -100,9 +106,10 @@ postgres_start() {
   local bindir dir
   bindir="$(_postgres_bindir)"; dir="$(_postgres_dir)"
   _postgres_init "$bindir"
-  # A postmaster.pid left by a killed server makes the new one refuse to
-  # start only while that pid is alive; PostgreSQL handles stale files itself.
-  start_daemon postgres _postgres_as_owner "$bindir/postgres" -D "$dir/data" \
+  _postgres_runas
+  # A postmaster.pid left by a killed server is ignored by PostgreSQL once its
+  # pid is gone, so no cleanup is needed here.
+  start_daemon postgres "${POSTGRES_RUNAS[@]}" "$bindir/postgres" -D "$dir/data" \
     -c listen_addresses=127.0.0.1 -c port="$POSTGRES_PORT" \
     -c unix_socket_directories="$dir/run" \
     -c shared_buffers="$POSTGRES_SHARED_BUFFERS" \
@@ -110,7 +117,8 @@ postgres_start() {
     -c max_connections=200 \
     -c logging_collector=off -c log_destination=stderr \
     -c log_line_prefix='%m [%p] %q%u@%d ' \
-    -c log_min_duration_statement=-1
+    -c log_min_messages="$POSTGRES_LOG_MIN_MESSAGES" \
+    -c log_min_error_statement=panic
 }
 
 # Fast and silent: our postmaster is alive and accepts connections.

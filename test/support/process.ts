@@ -1,0 +1,51 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { BaseConfig } from '../../libs/config/index.ts';
+
+export interface ServiceProcess {
+  child: ChildProcess;
+  output: () => string;
+  /** Resolves once the service logged that it started. */
+  started: Promise<void>;
+  exited: Promise<number | null>;
+  kill(signal: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Environment that makes a service process use the same isolated names as the test. */
+export function envFor(config: BaseConfig, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    KAFKA_BROKERS: config.kafkaBrokers.join(','),
+    SCHEMA_REGISTRY_URL: config.schemaRegistryUrl,
+    MONGODB_URI: config.mongodbUri,
+    MONGODB_DATABASE: config.mongodbDatabase,
+    HUB_TOPIC_PREFIX: config.topicPrefix,
+    HUB_TOPIC_PARTITIONS: String(config.topicPartitions),
+    LOG_LEVEL: 'info',
+    ...extra,
+  };
+}
+
+/** Runs services/<name>/main.ts as its own process, as `npm start` does. */
+export function startService(name: string, env: NodeJS.ProcessEnv): ServiceProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', `services/${name}/main.ts`], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let text = '';
+  let onStarted: () => void = () => undefined;
+  const started = new Promise<void>((resolve) => { onStarted = resolve; });
+  const take = (d: Buffer) => {
+    text += String(d);
+    if (text.includes('"msg":"started"')) onStarted();
+  };
+  child.stdout.on('data', take);
+  child.stderr.on('data', take);
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return {
+    child,
+    output: () => text,
+    started: Promise.race([started, exited.then((code) => { throw new Error(`${name} exited (${code}) before starting:\n${text}`); })]),
+    exited,
+    async kill(signal) {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
