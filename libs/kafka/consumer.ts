@@ -94,8 +94,11 @@ export function createConsumerRunner<T>(o: ConsumerRunnerOptions<T>): ConsumerRu
     }]);
   }
 
-  /** Resolves when the message's effect is done or the message is parked; throws only when stopping. */
-  async function handleOne(topic: string, partition: number, m: KafkaMessage, heartbeat: () => Promise<void>, active: () => boolean): Promise<void> {
+  /**
+   * 'done' once the message's effect is durable or the message is parked; 'abandoned'
+   * when the consumer stops or loses the partition first (the message is redelivered).
+   */
+  async function handleOne(topic: string, partition: number, m: KafkaMessage, heartbeat: () => Promise<void>, active: () => boolean): Promise<'done' | 'abandoned'> {
     let attempt = 0;
     for (;;) {
       attempt += 1;
@@ -108,15 +111,14 @@ export function createConsumerRunner<T>(o: ConsumerRunnerOptions<T>): ConsumerRu
           timestamp: Number(m.timestamp),
           value,
         });
-        return;
+        return 'done';
       } catch (err) {
         const retriable = isRetriable(err);
         const known = err instanceof HubError;
         if (!retriable && (known || attempt >= retry.poisonAttempts)) {
-          await parkWithRetry(topic, partition, m, err, heartbeat, active);
-          return;
+          return (await parkWithRetry(topic, partition, m, err, heartbeat, active)) ? 'done' : 'abandoned';
         }
-        if (!active()) throw new Error(`stopping: message ${topic}/${partition}@${m.offset} left for redelivery`);
+        if (!active()) return 'abandoned';
         const delay = Math.min(retry.maxDelayMs, retry.initialDelayMs * 2 ** Math.min(attempt - 1, 20));
         log.warn({ topic, partition, offset: m.offset, attempt, delayMs: delay, err: errorMessage(err) }, 'handler failed; retrying');
         await sleep(delay);
@@ -125,13 +127,13 @@ export function createConsumerRunner<T>(o: ConsumerRunnerOptions<T>): ConsumerRu
     }
   }
 
-  async function parkWithRetry(topic: string, partition: number, m: KafkaMessage, cause: unknown, heartbeat: () => Promise<void>, active: () => boolean): Promise<void> {
+  async function parkWithRetry(topic: string, partition: number, m: KafkaMessage, cause: unknown, heartbeat: () => Promise<void>, active: () => boolean): Promise<boolean> {
     for (let attempt = 1; ; attempt++) {
       try {
         await park(topic, partition, m, cause);
-        return;
+        return true;
       } catch (err) {
-        if (!active()) throw err;
+        if (!active()) return false;
         log.error({ attempt, err: errorMessage(err) }, 'cannot write to DLQ; retrying');
         await sleep(Math.min(retry.maxDelayMs, retry.initialDelayMs * 2 ** Math.min(attempt, 20)));
         await heartbeat().catch(() => undefined);
@@ -153,7 +155,7 @@ export function createConsumerRunner<T>(o: ConsumerRunnerOptions<T>): ConsumerRu
           const active = () => !stopping && isRunning() && !isStale();
           for (const m of batch.messages) {
             if (!active()) break;
-            await handleOne(batch.topic, batch.partition, m, heartbeat, active);
+            if ((await handleOne(batch.topic, batch.partition, m, heartbeat, active)) === 'abandoned') break;
             resolveOffset(m.offset);
             await commitOffsetsIfNecessary();
           }
