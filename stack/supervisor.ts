@@ -42,6 +42,7 @@ function start(s: Supervised, i: number): void {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   s.child = child;
+  process.stdout.write(`${prefix(s.name, i)}[hub] started (pid ${child.pid})\n`);
   for (const stream of [child.stdout, child.stderr]) {
     createInterface({ input: stream }).on('line', (line) => process.stdout.write(`${prefix(s.name, i)}${line}\n`));
   }
