@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The local stack: Kafka (KRaft), Apicurio schema registry, FerretDB (MongoDB wire).
+# The local stack: Kafka (KRaft), Apicurio schema registry, FerretDB (MongoDB wire)
+# on PostgreSQL.
 #   stack.sh up      start what is not running, wait for health (idempotent)
 #   stack.sh down    stop every part cleanly
 #   stack.sh status  NAME=value address lines; exit 1 when a part is down
@@ -7,9 +8,13 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$STACK_ROOT/stack/kafka/part.sh"
 source "$STACK_ROOT/stack/registry/part.sh"
+source "$STACK_ROOT/stack/postgres/part.sh"
 source "$STACK_ROOT/stack/ferretdb/part.sh"
 
-PARTS=(kafka registry ferretdb)
+# Start order; stop is the reverse. FerretDB stores its data in PostgreSQL.
+PARTS=(kafka registry postgres ferretdb)
+# Parts that must be healthy before the next ones start.
+BLOCKING_PARTS=" postgres "
 HEALTH_TIMEOUT_S="${STACK_HEALTH_TIMEOUT_S:-180}"
 
 up() {
@@ -30,9 +35,14 @@ up() {
     else
       "${part}_start"
     fi
-    started+=("$part")
+    if [[ "$BLOCKING_PARTS" == *" $part "* ]]; then
+      wait_until "$part" "$HEALTH_TIMEOUT_S" "${part}_health"
+      log "$part healthy"
+    else
+      started+=("$part")
+    fi
   done
-  for part in "${started[@]}"; do
+  for part in "${started[@]+"${started[@]}"}"; do
     local t0=$SECONDS
     wait_until "$part" "$HEALTH_TIMEOUT_S" "${part}_health"
     log "$part healthy (+$((SECONDS - t0))s)"

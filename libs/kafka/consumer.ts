@@ -37,6 +37,8 @@ export interface ConsumerRunnerOptions<T> {
   fromBeginning?: boolean;
   retry?: RetryPolicy;
   partitionsConsumedConcurrently?: number;
+  /** How long a silent (crashed) member keeps its partitions before the group moves them. */
+  sessionTimeoutMs?: number;
 }
 
 export interface ConsumerRunner {
@@ -68,8 +70,8 @@ export function createConsumerRunner<T>(o: ConsumerRunnerOptions<T>): ConsumerRu
   const log = o.log.child({ group: o.group });
   const consumer: Consumer = o.kafka.consumer({
     groupId: o.group,
-    sessionTimeout: 30_000,
-    heartbeatInterval: 3_000,
+    sessionTimeout: o.sessionTimeoutMs ?? 10_000,
+    heartbeatInterval: 1_000,
     rebalanceTimeout: 60_000,
     allowAutoTopicCreation: false,
   });

@@ -13,6 +13,8 @@ export interface KafkaRuntime {
   bus: KafkaEventBus;
   /** Physical topic name of a catalogue entry (applies the configured prefix). */
   topic(spec: TopicSpec | string): string;
+  /** Physical consumer group id: hubs sharing a cluster under different prefixes never share a group. */
+  group(name: string): string;
   close(): Promise<void>;
 }
 
@@ -38,6 +40,7 @@ export async function startKafkaRuntime(config: BaseConfig, log: Logger, options
     serde,
     bus,
     topic: (spec) => physicalName(config.topicPrefix, spec),
+    group: (name) => `${config.topicPrefix}${name}`,
     close: () => bus.disconnect(),
   };
 }

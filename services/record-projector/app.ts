@@ -24,7 +24,7 @@ export function createRecordProjector(d: RecordProjectorDeps): ConsumerRunner {
     serde: d.runtime.serde,
     bus: d.runtime.bus,
     log: d.log,
-    group,
+    group: d.runtime.group(group),
     topics: [d.runtime.topic(topics.records)],
     dlqTopic: d.runtime.topic(dlqTopic(group)),
     fromBeginning: true,

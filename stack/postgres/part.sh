@@ -10,6 +10,9 @@
 # PostgreSQL refuses to run as root, so as root the server runs as the
 # "postgres" user (which the Debian package creates) and owns the data dir.
 #
+# ferretdb-setup.sql (next to this file) adds a GIN index on _id to every
+# FerretDB table, without which FerretDB 1.24 reads by _id scan the table.
+#
 # Dev-box settings: trust authentication (the server listens on 127.0.0.1
 # only), small shared buffers, fsync on, synchronous_commit off (a crash of the
 # machine may lose the last few hundred ms of commits, never corrupts).
@@ -23,6 +26,8 @@ POSTGRES_SYNCHRONOUS_COMMIT="${POSTGRES_SYNCHRONOUS_COMMIT:-off}"
 # every failed statement: the unique violations behind duplicate key (11000)
 # replies are routine for our event store (and FerretDB reports query errors).
 POSTGRES_LOG_MIN_MESSAGES="${POSTGRES_LOG_MIN_MESSAGES:-log}"
+
+_postgres_part_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 _postgres_dir() { printf '%s/postgres' "$STACK_DIR"; }
 
@@ -94,6 +99,25 @@ _postgres_init() {
   touch "$dir/.initialized"
 }
 
+# Applies ferretdb-setup.sql (the _id GIN indexes, see there) to the database
+# in single-user mode whenever the file changed since it was last applied.
+# Only while the server is stopped (postgres_start calls it before starting).
+_postgres_setup() {
+  local bindir="$1" dir sql stamp out
+  dir="$(_postgres_dir)"; sql="$_postgres_part_dir/ferretdb-setup.sql"
+  stamp="$(sha256sum "$sql" | cut -c1-16)"
+  [ "$(cat "$dir/.setup" 2>/dev/null)" = "$stamp" ] && return 0
+  log "postgres: applying $(basename "$sql") to database $POSTGRES_DB"
+  _postgres_runas
+  out="$("${POSTGRES_RUNAS[@]}" "$bindir/postgres" --single -j -D "$dir/data" "$POSTGRES_DB" <"$sql" 2>&1)" \
+    || { printf '%s\n' "$out" >>"$(log_file postgres)"; die "postgres: applying $sql failed; see $(log_file postgres)"; }
+  printf '%s\n' "$out" >>"$(log_file postgres)"
+  if printf '%s\n' "$out" | grep -q 'ERROR:'; then
+    die "postgres: applying $sql reported errors; see $(log_file postgres)"
+  fi
+  printf '%s\n' "$stamp" >"$dir/.setup"
+}
+
 postgres_start() {
   postgres_fetch
   if is_running postgres; then
@@ -106,6 +130,7 @@ postgres_start() {
   local bindir dir
   bindir="$(_postgres_bindir)"; dir="$(_postgres_dir)"
   _postgres_init "$bindir"
+  _postgres_setup "$bindir"
   _postgres_runas
   # A postmaster.pid left by a killed server is ignored by PostgreSQL once its
   # pid is gone, so no cleanup is needed here.
