@@ -85,3 +85,9 @@ test('every schema file parses, and every event schema starts with the shared en
     assert.deepEqual(names, ['eventId', 'type', 'workspaceId', 'occurredAt', 'correlationId', 'causationId', 'causationDepth'], file);
   }
 });
+
+test('every schema file is the value schema of a catalogue topic, so it is registered at start', async () => {
+  const files = (await readdir(schemasDir)).filter((f) => f.endsWith('.avsc')).sort();
+  const used = Object.values(topics).map((t) => t.schema).filter((s): s is string => s !== null).sort();
+  assert.deepEqual([...new Set(used)], files);
+});
