@@ -100,6 +100,25 @@ export function url(variable: string, fallback: string, protocols: readonly stri
   };
 }
 
+/** A value checked by `parse`, which returns `{ value }` or `{ reason }` (never echoing a secret). */
+export function custom<T>(variable: string, fallback: string | undefined, parse: (text: string) => { value: T } | { reason: string }): Field<T> {
+  return {
+    variable,
+    read(env) {
+      const text = raw(env, variable) ?? fallback;
+      if (text === undefined) throw new ConfigError(variable, 'is required');
+      const result = parse(text);
+      if ('reason' in result) throw new ConfigError(variable, result.reason);
+      return result.value;
+    },
+  };
+}
+
+/** A required secret string of at least `minLength` characters; errors never show it. */
+export function secret(variable: string, minLength: number, hint = ''): Field<string> {
+  return custom<string>(variable, undefined, (text) => (text.length >= minLength ? { value: text } : { reason: `must be at least ${minLength} characters${hint}` }));
+}
+
 type Spec = Record<string, Field<unknown>>;
 export type ConfigOf<S extends Spec> = { readonly [K in keyof S]: S[K] extends Field<infer T> ? T : never };
 

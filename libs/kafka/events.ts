@@ -19,3 +19,15 @@ export interface RecordChanged extends Envelope {
 export function recordEventKey(e: Pick<RecordChanged, 'workspaceId' | 'object' | 'recordId'>): string {
   return `${e.workspaceId}:${e.object}:${e.recordId}`;
 }
+
+/** Value of `hub.webhooks` (schemas/webhook-received.avsc). */
+export interface WebhookReceived extends Envelope {
+  type: 'webhook.received';
+  hookId: string;
+  workflowId: string | null;
+  webhookId: string | null;
+  method: string;
+  contentType: string | null;
+  body: string;
+  headers: Record<string, string>;
+}

@@ -18,6 +18,7 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 
 export const topics = {
   records: { name: 'crm.records', schema: 'record-changed.avsc', compacted: false, retentionMs: 30 * DAY_MS },
+  webhooks: { name: 'hub.webhooks', schema: 'webhook-received.avsc', compacted: false, retentionMs: 7 * DAY_MS },
 } as const satisfies Record<string, TopicSpec>;
 
 export type TopicKey = keyof typeof topics;

@@ -38,6 +38,13 @@ export interface RecordStore {
   count(workspaceId: string, object?: string): Promise<number>;
 }
 
+/** Read side of the projection, for the records API and the workflow steps. */
+export interface RecordReader {
+  get(workspaceId: string, object: string, recordId: string): Promise<RecordDocument | null>;
+  /** Live (not deleted) records of an object in recordId order, after `afterRecordId`. */
+  list(workspaceId: string, object: string, options: { afterRecordId: string | null; limit: number }): Promise<RecordDocument[]>;
+}
+
 export const recordsCollection: CollectionSpec = {
   name: 'records',
   indexes: [{ name: 'by_object_record', key: { workspaceId: 1, object: 1, recordId: 1 }, unique: true }],
@@ -45,6 +52,29 @@ export const recordsCollection: CollectionSpec = {
 
 export function recordKey(workspaceId: string, object: string, recordId: string): string {
   return `${workspaceId}:${object}:${recordId}`;
+}
+
+export function createRecordReader(db: Db): RecordReader {
+  const records: Collection<RecordDocument> = db.collection<RecordDocument>(recordsCollection.name);
+  return {
+    async get(workspaceId, object, recordId) {
+      try {
+        return await records.findOne({ _id: recordKey(workspaceId, object, recordId) });
+      } catch (err) {
+        throw storeError(err, 'reading a record');
+      }
+    },
+    async list(workspaceId, object, { afterRecordId, limit }) {
+      const filter = afterRecordId === null
+        ? { workspaceId, object, deleted: false }
+        : { workspaceId, object, deleted: false, recordId: { $gt: afterRecordId } };
+      try {
+        return await records.find(filter).sort({ recordId: 1 }).limit(limit).toArray();
+      } catch (err) {
+        throw storeError(err, 'listing records');
+      }
+    },
+  };
 }
 
 export function createRecordStore(db: Db): RecordStore {

@@ -88,6 +88,6 @@ test('every schema file parses, and every event schema starts with the shared en
 
 test('every schema file is the value schema of a catalogue topic, so it is registered at start', async () => {
   const files = (await readdir(schemasDir)).filter((f) => f.endsWith('.avsc')).sort();
-  const used = Object.values(topics).map((t) => t.schema).filter((s): s is string => s !== null).sort();
+  const used = Object.values(topics).map((t): string | null => t.schema).filter((s): s is string => s !== null).sort();
   assert.deepEqual([...new Set(used)], files);
 });

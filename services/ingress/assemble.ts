@@ -1,0 +1,82 @@
+import type { FastifyInstance } from 'fastify';
+import type { ConfigOf } from '../../libs/config/index.ts';
+import type { Logger } from '../../libs/log/index.ts';
+import type { KafkaRuntime } from '../../libs/kafka/runtime.ts';
+import type { Store, CollectionSpec } from '../../libs/store/mongo.ts';
+import type { SecretBox } from '../../libs/secrets/crypto.ts';
+import { topics } from '../../libs/kafka/topics.ts';
+import { createRecordReader } from '../../libs/store/records.ts';
+import type { ingressConfigSpec } from './config.ts';
+import { buildIngressApp } from './app.ts';
+import { createAuthenticator } from './auth.ts';
+import { createRateLimiter } from './rate-limit.ts';
+import { createIngressMetrics } from './metrics.ts';
+import { createWorkspaceStore, workspaceCollections } from './store/workspaces.ts';
+import { createHookStore, hookCollections } from './store/hooks.ts';
+import { createAcceptedIdLedger, ledgerCollections } from './store/ledger.ts';
+
+export type IngressConfig = ConfigOf<typeof ingressConfigSpec>;
+
+const PRUNE_EVERY_MS = 60 * 60 * 1000;
+
+async function reachable(check: () => Promise<unknown>, timeoutMs = 2000): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([check(), new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('timeout')), timeoutMs); })]);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Builds the ingress's dependencies and app from connected clients; main.ts and tests share it. */
+export async function assembleIngress(o: { config: IngressConfig; log: Logger; store: Store; runtime: KafkaRuntime; secrets: SecretBox }): Promise<{ app: FastifyInstance; collections: CollectionSpec[]; close(): Promise<void> }> {
+  const { config, log, store, runtime } = o;
+  const workspaces = createWorkspaceStore(store.db);
+  const ledger = createAcceptedIdLedger(store.db, { abandonAfterMs: 60_000, waitForInFlightMs: 10_000 });
+  const admin = runtime.kafka.admin();
+  await admin.connect();
+  const app = await buildIngressApp({
+    log,
+    adminToken: config.adminToken,
+    publicUrl: config.publicUrl,
+    maxEventsBodyBytes: config.maxEventsBodyBytes,
+    maxHookBodyBytes: config.maxHookBodyBytes,
+    bus: runtime.bus,
+    recordsTopic: runtime.topic(topics.records),
+    webhooksTopic: runtime.topic(topics.webhooks),
+    workspaces,
+    hooks: createHookStore(store.db),
+    ledger,
+    records: createRecordReader(store.db),
+    secrets: o.secrets,
+    auth: createAuthenticator(workspaces, config.authCacheMs),
+    limiter: createRateLimiter(config.rateLimitPerSecond, config.rateLimitBurst),
+    metrics: createIngressMetrics(),
+    readiness: async () => {
+      const [kafka, registry, store_] = await Promise.all([
+        reachable(() => admin.describeCluster()),
+        reachable(async () => { const r = await fetch(`${config.schemaRegistryUrl}/subjects`, { signal: AbortSignal.timeout(2000) }); if (!r.ok) throw new Error(String(r.status)); }),
+        reachable(() => store.db.command({ ping: 1 })),
+      ]);
+      return { kafka, registry, store: store_ };
+    },
+    now: Date.now,
+  });
+  const prune = setInterval(() => {
+    const cutoff = new Date(Date.now() - config.dedupeRetentionHours * 3600_000);
+    ledger.prune(cutoff).then((n) => log.info({ removed: n }, 'pruned accepted ids'), (err: unknown) => log.warn({ err }, 'pruning accepted ids failed'));
+  }, PRUNE_EVERY_MS);
+  prune.unref();
+  return {
+    app,
+    collections: [...workspaceCollections, ...hookCollections, ...ledgerCollections],
+    async close() {
+      clearInterval(prune);
+      await app.close();
+      await admin.disconnect();
+    },
+  };
+}

@@ -1,0 +1,22 @@
+import { baseConfigSpec, custom, int, secret, str, url } from '../../libs/config/index.ts';
+import { parseEncryptionKey, type EncryptionKey } from '../../libs/secrets/crypto.ts';
+
+export const ingressConfigSpec = {
+  ...baseConfigSpec,
+  httpHost: str('HUB_HTTP_HOST', '127.0.0.1'),
+  httpPort: int('HUB_HTTP_PORT', 8080, { min: 0, max: 65535 }),
+  /** Base of the hook URLs handed to users (the address senders reach). */
+  publicUrl: url('HUB_PUBLIC_URL', 'http://127.0.0.1:8080', ['http:', 'https:']),
+  adminToken: secret('HUB_ADMIN_TOKEN', 24, ' (npm start writes one to .stack/admin-token)'),
+  /** `<keyId>:<base64 of 32 bytes>`; seals hook secrets (AES-256-GCM). */
+  secretsKey: custom<EncryptionKey>('HUB_SECRETS_KEY', undefined, (text) => {
+    const key = parseEncryptionKey(text);
+    return typeof key === 'string' ? { reason: key } : { value: key };
+  }),
+  rateLimitPerSecond: int('HUB_RATE_LIMIT_RPS', 1000, { min: 1 }),
+  rateLimitBurst: int('HUB_RATE_LIMIT_BURST', 2000, { min: 1 }),
+  maxEventsBodyBytes: int('HUB_EVENTS_MAX_BODY_BYTES', 1024 * 1024, { min: 1024, max: 16 * 1024 * 1024 }),
+  maxHookBodyBytes: int('HUB_HOOK_MAX_BODY_BYTES', 1024 * 1024, { min: 1024, max: 16 * 1024 * 1024 }),
+  dedupeRetentionHours: int('HUB_DEDUPE_RETENTION_HOURS', 48, { min: 24, max: 24 * 90 }),
+  authCacheMs: int('HUB_AUTH_CACHE_MS', 2000, { min: 0, max: 60_000 }),
+} as const;

@@ -1,0 +1,33 @@
+import type { Logger } from '../../libs/log/index.ts';
+import type { EventBus } from '../../libs/kafka/producer.ts';
+import type { RecordReader } from '../../libs/store/records.ts';
+import type { SecretBox } from '../../libs/secrets/crypto.ts';
+import type { WorkspaceStore } from './store/workspaces.ts';
+import type { HookStore } from './store/hooks.ts';
+import type { AcceptedIdLedger } from './store/ledger.ts';
+import type { Authenticator } from './auth.ts';
+import type { RateLimiter } from './rate-limit.ts';
+import type { IngressMetrics } from './metrics.ts';
+
+/** Everything the ingress's handlers use; built by main.ts (or a test) and passed in. */
+export interface IngressDeps {
+  log: Logger;
+  adminToken: string;
+  publicUrl: string;
+  maxEventsBodyBytes: number;
+  maxHookBodyBytes: number;
+  bus: EventBus;
+  recordsTopic: string;
+  webhooksTopic: string;
+  workspaces: WorkspaceStore;
+  hooks: HookStore;
+  ledger: AcceptedIdLedger;
+  records: RecordReader;
+  secrets: SecretBox;
+  auth: Authenticator;
+  limiter: RateLimiter;
+  metrics: IngressMetrics;
+  /** Which parts the ingress depends on are reachable, for /readyz. */
+  readiness(): Promise<Record<string, boolean>>;
+  now(): number;
+}

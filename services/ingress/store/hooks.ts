@@ -1,0 +1,56 @@
+import { randomBytes } from 'node:crypto';
+import type { Db } from 'mongodb';
+import type { CollectionSpec } from '../../../libs/store/mongo.ts';
+import { storeError } from '../../../libs/store/errors.ts';
+import type { Sealed } from '../../../libs/secrets/crypto.ts';
+
+export type FieldType = 'string' | 'number' | 'boolean' | 'object' | 'array';
+export type FieldFormat = 'email' | 'uri' | 'date-time';
+export interface ExpectedField { type: FieldType; required?: boolean; format?: FieldFormat }
+export type ExpectedBody = Record<string, ExpectedField>;
+
+export interface HookSecret { id: string; sealed: Sealed; createdAt: Date; expiresAt: Date | null }
+
+export interface HookDocument {
+  _id: string;
+  workspaceId: string;
+  name: string;
+  methods: ('POST' | 'GET')[];
+  expectedBody: ExpectedBody;
+  secrets: HookSecret[];
+  status: 'active' | 'disabled';
+  workflowId: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export const hookCollections: CollectionSpec[] = [
+  { name: 'hooks', indexes: [{ name: 'by_workspace', key: { workspaceId: 1, createdAt: 1 } }] },
+];
+
+export function newHookId(): string {
+  return `hk_${randomBytes(12).toString('base64url')}`;
+}
+
+/** Hooks belong to one workspace; every read by a workspace filters on it. */
+export interface HookStore {
+  insert(hook: HookDocument): Promise<void>;
+  get(hookId: string): Promise<HookDocument | null>;
+  list(workspaceId: string): Promise<HookDocument[]>;
+  update(hookId: string, set: Partial<Pick<HookDocument, 'status' | 'secrets' | 'name' | 'methods' | 'expectedBody'>>): Promise<void>;
+  remove(hookId: string): Promise<void>;
+}
+
+export function createHookStore(db: Db): HookStore {
+  const hooks = db.collection<HookDocument>('hooks');
+  const guard = async <T>(what: string, f: () => Promise<T>): Promise<T> => {
+    try { return await f(); } catch (err) { throw storeError(err, what); }
+  };
+  return {
+    insert: async (hook) => { await guard('creating a hook', () => hooks.insertOne(hook)); },
+    get: (hookId) => guard('reading a hook', () => hooks.findOne({ _id: hookId })),
+    list: (workspaceId) => guard('listing hooks', async () => (await hooks.find({ workspaceId }).toArray()).sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime())),
+    update: async (hookId, set) => { await guard('updating a hook', () => hooks.updateOne({ _id: hookId }, { $set: { ...set, updatedAt: new Date() } })); },
+    remove: async (hookId) => { await guard('deleting a hook', () => hooks.deleteOne({ _id: hookId })); },
+  };
+}

@@ -1,0 +1,137 @@
+import { randomUUID } from 'node:crypto';
+import type { Db } from 'mongodb';
+import type { CollectionSpec } from '../../../libs/store/mongo.ts';
+import { isDuplicateKey, storeError } from '../../../libs/store/errors.ts';
+import { raise } from '../errors.ts';
+
+/**
+ * Remembers which ids were accepted (published to Kafka), so a producer's retry is
+ * answered "duplicate" instead of being published again.
+ *
+ * The order matters: ids are *reserved* (bulk insert, the unique _id decides who is
+ * first) under a publish request, the events are published, then the request is
+ * marked published. An id reserved by a request that failed, or that never finished
+ * (the process died before answering), is taken over by the next request carrying it,
+ * so a crash between reserve and publish never turns a retry into a lost event.
+ * Per request: one insertOne, one insertMany, one updateOne, whatever the batch size.
+ */
+interface AcceptedId { _id: string; requestId: string; at: Date }
+interface PublishRequest { _id: string; state: 'pending' | 'published' | 'failed'; at: Date }
+
+export const ledgerCollections: CollectionSpec[] = [
+  { name: 'accepted_ids', indexes: [{ name: 'by_time', key: { at: 1 } }] },
+  { name: 'publish_requests', indexes: [{ name: 'by_time', key: { at: 1 } }] },
+];
+
+export interface Reservation {
+  requestId: string;
+  /** Ids this request must publish. */
+  fresh: string[];
+  /** Ids another request already published. */
+  duplicates: string[];
+}
+
+export interface AcceptedIdLedger {
+  /** `namespace` scopes ids (a workspace, a hook); ids must be unique within the call. */
+  reserve(namespace: string, ids: readonly string[]): Promise<Reservation>;
+  published(requestId: string): Promise<void>;
+  failed(requestId: string): Promise<void>;
+  /** Forgets ids older than the retention; returns how many. */
+  prune(olderThan: Date): Promise<number>;
+}
+
+export interface LedgerOptions {
+  /** A pending request older than this is presumed dead (longer than any publish can take). */
+  abandonAfterMs: number;
+  /** How long a request waits for another in-flight request carrying the same id. */
+  waitForInFlightMs: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function createAcceptedIdLedger(db: Db, options: LedgerOptions): AcceptedIdLedger {
+  const ids = db.collection<AcceptedId>('accepted_ids');
+  const requests = db.collection<PublishRequest>('publish_requests');
+
+  /** Decides for one already-reserved id: duplicate, or taken over by `requestId`. */
+  async function settle(key: string, requestId: string): Promise<'duplicate' | 'fresh'> {
+    const deadline = Date.now() + options.waitForInFlightMs;
+    for (;;) {
+      const holder = await ids.findOne({ _id: key });
+      if (!holder) {
+        // Pruned in between: reserve it again.
+        try {
+          await ids.insertOne({ _id: key, requestId, at: new Date() });
+          return 'fresh';
+        } catch (err) {
+          if (!isDuplicateKey(err)) throw err;
+          continue;
+        }
+      }
+      if (holder.requestId === requestId) return 'fresh';
+      const request = await requests.findOne({ _id: holder.requestId });
+      if (!request || request.state === 'published') return 'duplicate';
+      const abandoned = request.state === 'failed' || Date.now() - request.at.getTime() > options.abandonAfterMs;
+      if (abandoned) {
+        const taken = await ids.updateOne({ _id: key, requestId: holder.requestId }, { $set: { requestId, at: new Date() } });
+        if (taken.modifiedCount === 1) return 'fresh';
+        continue;
+      }
+      if (Date.now() > deadline) {
+        throw raise('DUPLICATE_IN_FLIGHT', `event id ${key.slice(key.indexOf(':') + 1)} is being accepted by another request; retry shortly`);
+      }
+      await sleep(50);
+    }
+  }
+
+  return {
+    async reserve(namespace, list) {
+      const requestId = randomUUID();
+      const now = new Date();
+      try {
+        await requests.insertOne({ _id: requestId, state: 'pending', at: now });
+        const taken = new Set<number>();
+        if (list.length > 0) {
+          try {
+            await ids.insertMany(list.map((id) => ({ _id: `${namespace}:${id}`, requestId, at: now })), { ordered: false });
+          } catch (err) {
+            if (!isDuplicateKey(err)) throw err;
+            for (const w of (err as { writeErrors?: { index: number; code?: number }[] }).writeErrors ?? []) {
+              if (w.code === 11000) taken.add(w.index);
+            }
+          }
+        }
+        const fresh: string[] = [];
+        const duplicates: string[] = [];
+        for (const [i, id] of list.entries()) {
+          if (!taken.has(i) || (await settle(`${namespace}:${id}`, requestId)) === 'fresh') fresh.push(id);
+          else duplicates.push(id);
+        }
+        return { requestId, fresh, duplicates };
+      } catch (err) {
+        if ((err as { code?: string }).code === 'DUPLICATE_IN_FLIGHT') throw err;
+        throw storeError(err, 'reserving event ids');
+      }
+    },
+    async published(requestId) {
+      try {
+        await requests.updateOne({ _id: requestId }, { $set: { state: 'published' } });
+      } catch (err) {
+        throw storeError(err, 'confirming a publish');
+      }
+    },
+    async failed(requestId) {
+      // Best effort: a request left pending is presumed dead after abandonAfterMs anyway.
+      await requests.updateOne({ _id: requestId }, { $set: { state: 'failed' } }).catch(() => undefined);
+    },
+    async prune(olderThan) {
+      try {
+        const removed = await ids.deleteMany({ at: { $lt: olderThan } });
+        await requests.deleteMany({ at: { $lt: olderThan } });
+        return removed.deletedCount;
+      } catch (err) {
+        throw storeError(err, 'pruning accepted ids');
+      }
+    },
+  };
+}
