@@ -10,4 +10,16 @@ if [ "${HUB_SKIP_STACK:-0}" != "1" ]; then
   bash "$root/stack/stack.sh" up
 fi
 cd "$root"
+# Local credentials, made once: the admin token of the admin API and the key that
+# seals stored secrets. On a real deployment, set HUB_ADMIN_TOKEN and HUB_SECRETS_KEY.
+mkdir -p .stack
+if [ -z "${HUB_ADMIN_TOKEN:-}" ]; then
+  [ -s .stack/admin-token ] || (umask 077; node -e 'process.stdout.write(require("crypto").randomBytes(24).toString("base64url"))' > .stack/admin-token)
+  export HUB_ADMIN_TOKEN="$(cat .stack/admin-token)"
+  echo "[hub] admin token: $root/.stack/admin-token (npm run hub -- workspace create <name>)"
+fi
+if [ -z "${HUB_SECRETS_KEY:-}" ]; then
+  [ -s .stack/secrets-key ] || (umask 077; node -e 'process.stdout.write("local1:" + require("crypto").randomBytes(32).toString("base64"))' > .stack/secrets-key)
+  export HUB_SECRETS_KEY="$(cat .stack/secrets-key)"
+fi
 exec node --import tsx stack/supervisor.ts "$@"

@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { IngressDeps } from './deps.ts';
-import { installErrorHandling, RouteTable, routeLabel } from './http.ts';
+import { frameworkErrorHandler, installErrorHandling, RouteTable, routeLabel } from './http.ts';
 import { raise } from './errors.ts';
 import type { Principal } from './auth.ts';
 import { adminRoutes } from './routes/admin.ts';
@@ -39,6 +39,7 @@ export async function buildIngressApp(d: IngressDeps): Promise<FastifyInstance> 
     bodyLimit: d.maxEventsBodyBytes,
     return503OnClosing: true,
     trustProxy: false,
+    frameworkErrors: frameworkErrorHandler(d.metrics),
   });
   app.setValidatorCompiler(() => () => true);
   app.removeContentTypeParser('text/plain');

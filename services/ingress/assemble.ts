@@ -8,6 +8,7 @@ import { topics } from '../../libs/kafka/topics.ts';
 import { createRecordReader } from '../../libs/store/records.ts';
 import type { ingressConfigSpec } from './config.ts';
 import { buildIngressApp } from './app.ts';
+import type { IngressDeps } from './deps.ts';
 import { createAuthenticator } from './auth.ts';
 import { createRateLimiter } from './rate-limit.ts';
 import { createIngressMetrics } from './metrics.ts';
@@ -32,7 +33,7 @@ async function reachable(check: () => Promise<unknown>, timeoutMs = 2000): Promi
 }
 
 /** Builds the ingress's dependencies and app from connected clients; main.ts and tests share it. */
-export async function assembleIngress(o: { config: IngressConfig; log: Logger; store: Store; runtime: KafkaRuntime; secrets: SecretBox }): Promise<{ app: FastifyInstance; collections: CollectionSpec[]; close(): Promise<void> }> {
+export async function assembleIngress(o: { config: IngressConfig; log: Logger; store: Store; runtime: KafkaRuntime; secrets: SecretBox; overrides?: Partial<IngressDeps> }): Promise<{ app: FastifyInstance; collections: CollectionSpec[]; close(): Promise<void> }> {
   const { config, log, store, runtime } = o;
   const workspaces = createWorkspaceStore(store.db);
   const ledger = createAcceptedIdLedger(store.db, { abandonAfterMs: 60_000, waitForInFlightMs: 10_000 });
@@ -64,6 +65,7 @@ export async function assembleIngress(o: { config: IngressConfig; log: Logger; s
       return { kafka, registry, store: store_ };
     },
     now: Date.now,
+    ...o.overrides,
   });
   const prune = setInterval(() => {
     const cutoff = new Date(Date.now() - config.dedupeRetentionHours * 3600_000);

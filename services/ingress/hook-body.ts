@@ -5,6 +5,12 @@ const FIELD_TYPES: readonly FieldType[] = ['string', 'number', 'boolean', 'objec
 const FORMATS: readonly FieldFormat[] = ['email', 'uri', 'date-time'];
 const METHODS = ['POST', 'GET'] as const;
 const MAX_FIELDS = 200;
+/**
+ * Nesting levels a delivery body may have (as record events): publishing serialises it
+ * with JSON.stringify, which recurses, so a body nested thousands of levels deep would
+ * otherwise fail there as a 500 instead of being refused.
+ */
+const MAX_BODY_DEPTH = 64;
 
 export interface HookDefinition {
   name: string;
@@ -106,6 +112,18 @@ function typeOf(value: unknown): string {
   return typeof value === 'number' && !Number.isFinite(value) ? 'non-finite number' : typeof value;
 }
 
+/** Whether `value` has an object or array at `max` levels below it or deeper; iterative, whatever the depth. */
+function nestsDeeperThan(value: unknown, max: number): boolean {
+  const pending: [unknown, number][] = [[value, 0]];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [v, depth] = next;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth >= max) return true;
+    for (const child of Object.values(v)) pending.push([child, depth + 1]);
+  }
+  return false;
+}
+
 /**
  * Checks a delivery's body against the hook's expected structure: declared fields
  * must have their type (and format); required ones must be there. Undeclared fields
@@ -126,5 +144,6 @@ export function checkHookBody(expected: ExpectedBody, body: Record<string, unkno
     if (spec.format && !checkFormat(value as string, spec.format)) throw raise('BODY_INVALID', `field "${field}" must be a valid ${spec.format}`, { path });
     out[field] = value;
   }
+  if (nestsDeeperThan(out, MAX_BODY_DEPTH)) throw raise('BODY_INVALID', `body nests deeper than ${MAX_BODY_DEPTH} levels`, { path: '/body' });
   return out;
 }

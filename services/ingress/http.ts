@@ -27,6 +27,11 @@ function fromFastify(err: FastifyError): HubError | null {
       return raise('JSON_INVALID', 'body is empty; send a JSON object', { path: '' });
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return raise('JSON_INVALID', `body is not valid JSON: ${err.message}`, { path: '' });
+    // Raised by the router, before any route or handler: see frameworkErrorHandler.
+    case 'FST_ERR_BAD_URL':
+      return raise('NOT_FOUND', 'no route: the URL path is not valid percent-encoded UTF-8', { path: '/url' });
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return raise('NOT_FOUND', 'no route: a path segment is longer than this server accepts', { path: '/url' });
     default:
       break;
   }
@@ -65,6 +70,19 @@ export function installErrorHandling(app: FastifyInstance, log: Logger, metrics:
     metrics.rejected.inc({ code: err.code });
     return sendError(reply, err);
   });
+}
+
+/**
+ * Fastify's refusals before routing (a path that is not valid percent-encoding, a path
+ * segment longer than maxParamLength) skip the error handler and, by default, answer in
+ * fastify's own shape; passed as the `frameworkErrors` option, this answers in ours.
+ */
+export function frameworkErrorHandler(metrics: IngressMetrics) {
+  return (err: FastifyError, _request: unknown, reply: FastifyReply): void => {
+    const known = fromFastify(err) ?? raise('INTERNAL', 'internal error; the request was not applied');
+    metrics.rejected.inc({ code: known.code });
+    void sendError(reply, known);
+  };
 }
 
 /** Known URL patterns and their methods, to tell 405 from 404. */

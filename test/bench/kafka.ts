@@ -4,7 +4,6 @@
  * 1 KiB records, produce then consume) beside the same broker's raw limit measured by
  * Kafka's own ProducerPerformance tool (acks=all, 1 KiB), and their ratio.
  */
-import { spawn } from 'node:child_process';
 import { baseConfigSpec, readConfig } from '../../libs/config/index.ts';
 import { createLogger } from '../../libs/log/index.ts';
 import { startKafkaRuntime } from '../../libs/kafka/runtime.ts';
@@ -12,7 +11,7 @@ import { ensureTopics } from '../../libs/kafka/admin.ts';
 import { createConsumerRunner } from '../../libs/kafka/consumer.ts';
 import { topics, dlqTopic } from '../../libs/kafka/topics.ts';
 import { recordEventKey, type RecordChanged } from '../../libs/kafka/events.ts';
-import { recordBenchmark, stackShell } from './support.ts';
+import { producerPerformance, recordBenchmark } from './support.ts';
 
 const RECORD_BYTES = 1024;
 const total = Number(process.argv[2] ?? 100_000);
@@ -71,7 +70,7 @@ async function main(): Promise<void> {
   const rawTopic = `${prefix}raw`;
   await ensureTopics(runtime.kafka, [{ name: 'raw', schema: null, compacted: false, retentionMs: 3_600_000 }], { prefix, partitions: config.topicPartitions, replicationFactor: 1 });
   await runtime.close();
-  const raw = await producerPerformance(rawTopic, rawTotal);
+  const raw = await producerPerformance({ brokers: config.kafkaBrokers, topic: rawTopic, records: rawTotal, recordBytes: RECORD_BYTES });
 
   const mb = (n: number, s: number) => (n * size) / s / 2 ** 20;
   const produceRate = total / produceS;
@@ -87,25 +86,6 @@ async function main(): Promise<void> {
   ];
   console.log(lines.join('\n'));
   await recordBenchmark('kafka', lines.join('\n'));
-}
-
-async function producerPerformance(topic: string, records: number): Promise<{ recordsPerSec: number; mbPerSec: number }> {
-  const java = stackShell('kafka_java');
-  const classpath = stackShell('kafka_classpath');
-  const args = ['-Xmx512m', '-cp', classpath, 'org.apache.kafka.tools.ProducerPerformance',
-    '--topic', topic, '--num-records', String(records), '--record-size', String(RECORD_BYTES), '--throughput', '-1',
-    '--command-property', `bootstrap.servers=${config.kafkaBrokers.join(',')}`, 'acks=all', 'enable.idempotence=true', 'batch.size=1048576', 'linger.ms=20'];
-  const out = await new Promise<string>((resolve, reject) => {
-    const child = spawn(java, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let text = '';
-    child.stdout.on('data', (d) => { text += String(d); });
-    child.stderr.on('data', (d) => { text += String(d); });
-    child.on('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`ProducerPerformance exited ${code}: ${text.slice(-2000)}`))));
-  });
-  // Last summary line: "300000 records sent, 123456.7 records/sec (120.56 MB/sec), ..."
-  const m = [...out.matchAll(/(\d+) records sent, ([\d.]+) records\/sec \(([\d.]+) MB\/sec\)/g)].pop();
-  if (!m) throw new Error(`cannot read ProducerPerformance output: ${out.slice(-1000)}`);
-  return { recordsPerSec: Number(m[2]), mbPerSec: Number(m[3]) };
 }
 
 main().then(() => process.exit(0), (err: unknown) => {

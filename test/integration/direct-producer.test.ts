@@ -52,13 +52,13 @@ test('a batch is published as RecordChanged values keyed by record, with the env
   const ws = 'ws-direct';
   const id = '6f1c2b9e-3d4a-4e5f-8a7b-1c2d3e4f5a6b';
   const record = { name: 'Ada', tags: ['vip', { since: 2020 }], score: 9.5, manager: null };
-  const before = Date.now();
+  const startedAt = Date.now();
   const { accepted } = await producer.emit(ws, [
     { type: 'record.created', object: 'people', recordId: 'p1', record },
     { id, type: 'record.updated', object: 'people', recordId: 'p1', occurredAt: '2024-05-01T14:00:00+02:00', record: { name: 'Ada L.' }, before: { name: 'Ada' }, updatedFields: ['name'], version: 7 },
     { type: 'record.deleted', object: 'companies', recordId: 'c1' },
   ]);
-  const after = Date.now();
+  const endedAt = Date.now();
   assert.equal(accepted.length, 3);
   assert.equal(accepted[1], id);
 
@@ -68,7 +68,7 @@ test('a batch is published as RecordChanged values keyed by record, with the env
   assert.equal(created?.key, `${ws}:people:p1`);
   assert.deepEqual(created?.headers, { 'hub.event-id': accepted[0], 'hub.event-type': 'record.created', 'hub.workspace-id': ws, 'hub.correlation-id': accepted[0] });
   const c = created!.value;
-  assert.ok(c.occurredAt >= before && c.occurredAt <= after, 'occurredAt defaults to now');
+  assert.ok(c.occurredAt >= startedAt && c.occurredAt <= endedAt, 'occurredAt defaults to now');
   assert.deepEqual({ ...c }, { // spread: avsc decodes into its own RecordChanged class
     eventId: accepted[0], type: 'record.created', workspaceId: ws, occurredAt: c.occurredAt,
     correlationId: accepted[0], causationId: null, causationDepth: 0,

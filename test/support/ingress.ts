@@ -8,6 +8,8 @@ import { SecretBox } from '../../libs/secrets/crypto.ts';
 import { ingressConfigSpec } from '../../services/ingress/config.ts';
 import { assembleIngress, type IngressConfig } from '../../services/ingress/assemble.ts';
 import { isolatedConfig, testLogger } from './env.ts';
+import { createLogger } from '../../libs/log/index.ts';
+import type { IngressDeps } from '../../services/ingress/deps.ts';
 
 export interface TestIngress {
   app: FastifyInstance;
@@ -19,7 +21,8 @@ export interface TestIngress {
   url: string;
   listen(): Promise<string>;
   createWorkspace(name?: string): Promise<{ workspaceId: string; apiKey: string; keyId: string }>;
-  close(): Promise<void>;
+  /** Stops everything; drops the test database unless `keepDatabase` (shared with another instance). */
+  close(options?: { keepDatabase?: boolean }): Promise<void>;
 }
 
 export function testIngressEnv(label: string, overrides: Record<string, string> = {}): Record<string, string> {
@@ -40,12 +43,22 @@ export function testIngressEnv(label: string, overrides: Record<string, string> 
 }
 
 /** An in-process ingress on the real stack, isolated by topic prefix and database. */
-export async function startTestIngress(label: string, overrides: Record<string, string> = {}): Promise<TestIngress> {
-  const config = readConfig(ingressConfigSpec, testIngressEnv(label, overrides));
-  const log = testLogger(`ingress-${label}`);
+export interface TestIngressOptions {
+  env?: Record<string, string>;
+  /** Replacements of the ingress's dependencies, built from the test's runtime. */
+  deps?: (runtime: KafkaRuntime) => Partial<IngressDeps>;
+  /** Where the ingress logs go (default: stderr at TEST_LOG_LEVEL). */
+  logDestination?: NodeJS.WritableStream;
+}
+
+export async function startTestIngress(label: string, options: TestIngressOptions = {}): Promise<TestIngress> {
+  const config = readConfig(ingressConfigSpec, testIngressEnv(label, options.env));
+  const log = options.logDestination
+    ? createLogger({ service: `ingress-${label}`, level: 'debug', destination: options.logDestination })
+    : testLogger(`ingress-${label}`);
   const store = await connectStore(config.mongodbUri, config.mongodbDatabase);
   const runtime = await startKafkaRuntime(config, log);
-  const ingress = await assembleIngress({ config, log, store, runtime, secrets: new SecretBox(config.secretsKey) });
+  const ingress = await assembleIngress({ config, log, store, runtime, secrets: new SecretBox(config.secretsKey), ...(options.deps ? { overrides: options.deps(runtime) } : {}) });
   await ensureCollections(store.db, [...ingress.collections, recordsCollection]);
   const t: TestIngress = {
     app: ingress.app, config, runtime, store, adminToken: config.adminToken, url: '',
@@ -59,10 +72,10 @@ export async function startTestIngress(label: string, overrides: Record<string, 
       if (res.statusCode !== 201) throw new Error(`cannot create a workspace: ${res.statusCode} ${res.body}`);
       return res.json() as { workspaceId: string; apiKey: string; keyId: string };
     },
-    async close() {
+    async close(closeOptions = {}) {
       await ingress.close();
       await runtime.close();
-      await store.db.dropDatabase().catch(() => undefined);
+      if (!closeOptions.keepDatabase) await store.db.dropDatabase().catch(() => undefined);
       await store.close();
     },
   };

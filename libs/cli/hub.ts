@@ -1,0 +1,64 @@
+/**
+ * npm run hub -- <command>: operator commands against a running hub's admin API.
+ *   workspace create <name>            create a workspace; prints its first API key (shown once)
+ *   workspace list
+ *   key list <workspaceId>
+ *   key create <workspaceId>           prints the new key (shown once)
+ *   key revoke <workspaceId> <keyId>
+ * HUB_URL (default http://127.0.0.1:8080) and HUB_ADMIN_TOKEN (default: .stack/admin-token).
+ */
+import { readFileSync } from 'node:fs';
+
+const usage = `usage: npm run hub -- <command>
+  workspace create <name>
+  workspace list
+  key list <workspaceId>
+  key create <workspaceId>
+  key revoke <workspaceId> <keyId>
+environment: HUB_URL (default http://127.0.0.1:8080), HUB_ADMIN_TOKEN (default: contents of .stack/admin-token)`;
+
+function adminToken(): string {
+  if (process.env.HUB_ADMIN_TOKEN) return process.env.HUB_ADMIN_TOKEN;
+  try {
+    return readFileSync('.stack/admin-token', 'utf8').trim();
+  } catch {
+    throw new Error('no admin token: set HUB_ADMIN_TOKEN, or run `npm start` once to create .stack/admin-token');
+  }
+}
+
+async function call(method: string, path: string, body?: unknown): Promise<unknown> {
+  const base = (process.env.HUB_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
+  let res: Response;
+  try {
+    res = await fetch(`${base}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${adminToken()}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  } catch (err) {
+    throw new Error(`cannot reach the hub at ${base} (is \`npm start\` running?): ${(err as Error).message}`);
+  }
+  const payload = (await res.json().catch(() => null)) as { error?: { code: string; message: string } } | null;
+  if (!res.ok) throw new Error(`${res.status} ${payload?.error?.code ?? ''}: ${payload?.error?.message ?? 'request failed'}`);
+  return payload;
+}
+
+async function main(args: string[]): Promise<unknown> {
+  const [noun, verb, ...rest] = args;
+  const need = (n: number) => {
+    if (rest.length !== n) throw new Error(`${noun} ${verb} takes ${n} argument(s)\n${usage}`);
+  };
+  switch (`${noun} ${verb}`) {
+    case 'workspace create': need(1); return call('POST', '/v1/admin/workspaces', { name: rest[0] });
+    case 'workspace list': need(0); return call('GET', '/v1/admin/workspaces');
+    case 'key list': need(1); return call('GET', `/v1/admin/workspaces/${encodeURIComponent(rest[0]!)}/keys`);
+    case 'key create': need(1); return call('POST', `/v1/admin/workspaces/${encodeURIComponent(rest[0]!)}/keys`);
+    case 'key revoke': need(2); return call('DELETE', `/v1/admin/workspaces/${encodeURIComponent(rest[0]!)}/keys/${encodeURIComponent(rest[1]!)}`);
+    default: throw new Error(usage);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (result) => { process.stdout.write(`${JSON.stringify(result, null, 2)}\n`); },
+  (err: unknown) => { console.error(`hub: ${(err as Error).message}`); process.exit(1); },
+);
