@@ -1,0 +1,68 @@
+/**
+ * The hub as `npm start` runs it: ingress and record-projector as processes. A producer
+ * uses the SDK over HTTP; the records API then serves what it sent. A retry of the same
+ * call is all duplicates and publishes nothing.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { HubClient } from '../../libs/sdk/index.ts';
+import { startService, type ServiceProcess } from '../support/process.ts';
+import { testIngressEnv } from '../support/ingress.ts';
+import { eventually } from '../support/env.ts';
+import { readConfig, baseConfigSpec } from '../../libs/config/index.ts';
+import { connectStore } from '../../libs/store/mongo.ts';
+
+const processes: ServiceProcess[] = [];
+const freePort = () => new Promise<number>((resolve) => {
+  const s = createServer().listen(0, '127.0.0.1', () => { const { port } = s.address() as { port: number }; s.close(() => resolve(port)); });
+});
+
+after(async () => {
+  await Promise.all(processes.map((p) => p.kill('SIGTERM')));
+  const config = readConfig(baseConfigSpec, env);
+  const store = await connectStore(config.mongodbUri, config.mongodbDatabase);
+  await store.db.dropDatabase().catch(() => undefined);
+  await store.close();
+});
+
+const env: Record<string, string> = testIngressEnv('e2e-ingress', { LOG_LEVEL: 'info' });
+
+test('events sent with the SDK to the ingress process are materialized by the projector process', async () => {
+  const port = await freePort();
+  Object.assign(env, { HUB_HTTP_PORT: String(port), HUB_PUBLIC_URL: `http://127.0.0.1:${port}` });
+  const ingress = startService('ingress', { ...process.env, ...env });
+  const projector = startService('record-projector', { ...process.env, ...env });
+  processes.push(ingress, projector);
+  await Promise.all([ingress.started, projector.started]);
+  const url = `http://127.0.0.1:${port}`;
+
+  const created = await fetch(`${url}/v1/admin/workspaces`, { method: 'POST', headers: { authorization: `Bearer ${env.HUB_ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'e2e' }) });
+  assert.equal(created.status, 201);
+  const { apiKey } = (await created.json()) as { apiKey: string };
+
+  const client = new HubClient({ url, apiKey });
+  const events = Array.from({ length: 1200 }, (_, i) => ({
+    id: crypto.randomUUID(), type: 'record.created' as const, object: 'people', recordId: `p${i}`, record: { name: `Person ${i}`, email: `p${i}@example.com` },
+  }));
+  const first = await client.emit(events);
+  assert.equal(first.accepted.length, 1200);
+  assert.deepEqual(first.duplicates, []);
+  const again = await client.emit(events);
+  assert.deepEqual(again.accepted, []);
+  assert.equal(again.duplicates.length, 1200, 'a retried call publishes nothing again');
+
+  await eventually('all 1,200 records served', async () => {
+    const res = await fetch(`${url}/v1/records/people?limit=500`, { headers: { authorization: `Bearer ${apiKey}` } });
+    const page = (await res.json()) as { records: unknown[]; nextCursor: string | null };
+    return page.records.length === 500 && page.nextCursor !== null && (await fetch(`${url}/v1/records/people/p1199`, { headers: { authorization: `Bearer ${apiKey}` } })).status === 200;
+  }, 120_000, 500);
+  const one = (await (await fetch(`${url}/v1/records/people/p7`, { headers: { authorization: `Bearer ${apiKey}` } })).json()) as { record: unknown };
+  assert.deepEqual(one.record, { name: 'Person 7', email: 'p7@example.com' });
+  const ready = await fetch(`${url}/readyz`);
+  assert.equal(ready.status, 200);
+
+  await ingress.kill('SIGTERM');
+  assert.match(ingress.output(), /"msg":"stopped"/);
+  assert.doesNotMatch(ingress.output(), new RegExp(apiKey), 'the key never reaches the logs');
+});
