@@ -74,7 +74,11 @@ function kindOf(value: unknown): string {
  * JSON.stringify skips them: the same event sent over HTTP arrives without them.
  */
 function checkJsonValue(value: unknown, path: string, depth: number): void {
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return;
+  if (typeof value === 'string') {
+    if (value.includes('\u0000')) throw raise('EVENT_INVALID', `${path} contains a NUL character (\\u0000), which the store cannot keep`, { path });
+    return;
+  }
+  if (value === null || typeof value === 'boolean') return;
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) throw raise('EVENT_INVALID', `${path} must be a finite number, got ${value}`, { path });
     return;
@@ -87,7 +91,10 @@ function checkJsonValue(value: unknown, path: string, depth: number): void {
     return;
   }
   if (isPlainObject(value)) {
-    for (const [k, v] of Object.entries(value)) if (v !== undefined) checkJsonValue(v, pointer(path, k), depth + 1);
+    for (const [k, v] of Object.entries(value)) {
+      if (k.includes('\u0000')) throw raise('EVENT_INVALID', `${path} has a field name with a NUL character (\\u0000)`, { path: pointer(path, k) });
+      if (v !== undefined) checkJsonValue(v, pointer(path, k), depth + 1);
+    }
     return;
   }
   throw raise('EVENT_INVALID', `${path} must be a JSON value (object, array, string, number, boolean or null), got ${kindOf(value)}`, { path });
@@ -100,6 +107,8 @@ function checkName(input: Record<string, unknown>, field: 'object' | 'recordId',
   if (typeof value !== 'string') throw raise('EVENT_INVALID', `${field} must be a string, got ${kindOf(value)}`, { path: at });
   if (value.length === 0) throw raise('EVENT_INVALID', `${field} must not be empty`, { path: at });
   if (value.length > max) throw raise('EVENT_INVALID', `${field} must be at most ${max} characters, got ${value.length}`, { path: at });
+  // Control characters make ids unreadable in logs and URLs, and NUL cannot be stored.
+  if (/[\u0000-\u001f\u007f]/.test(value)) throw raise('EVENT_INVALID', `${field} must not contain control characters`, { path: at });
 }
 
 function checkFields(input: Record<string, unknown>, field: 'record' | 'before', path: string): void {

@@ -53,8 +53,9 @@ export function installErrorHandling(app: FastifyInstance, log: Logger, metrics:
     const known = err instanceof HubError ? err : fromFastify(err);
     if (known) {
       metrics.rejected.inc({ code: known.code });
-      if (known.status >= 500) log.warn({ code: known.code, err: known.message, route: request.routeOptions.url }, 'request failed');
-      return sendError(reply, known);
+      if (known.status >= 500 || known.code.startsWith('STORE_')) log.warn({ code: known.code, err: known.message, route: request.routeOptions.url }, 'request failed');
+      // The store's own words (driver and SQL details) stay in our logs.
+      return sendError(reply, known.code.startsWith('STORE_') ? new HubError(known.code, known, known.status >= 500 ? 'the store is unavailable; retry shortly' : 'the store refused this request') : known);
     }
     log.error({ err, route: request.routeOptions.url }, 'unexpected error');
     metrics.rejected.inc({ code: 'INTERNAL' });

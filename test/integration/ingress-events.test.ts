@@ -85,6 +85,8 @@ test('one invalid event rejects the whole batch, naming it, and nothing of it is
     [{ events: Array.from({ length: 501 }, (_, i) => person(`z${i}`)) }, '/events'],
     [[person('arr')], ''],
     [{ type: 'record.created', object: 'people' }, '/recordId'],
+    [{ events: [person('nul\u0000id')] }, '/events/0/recordId'],
+    [{ events: [person('y1', { record: { name: 'a\u0000b' } })] }, '/events/0/record/name'],
   ] as const) {
     const r = await post(payload);
     assert.equal(r.statusCode, 400, `${path}: ${r.body}`);
@@ -183,6 +185,9 @@ test('records API: projected records by id, deleted ones 404, and cursor paginat
     assert.equal(r.statusCode, 400, url);
     assert.equal(r.json().error.path, path);
   }
-  const missing = await t.app.inject({ method: 'GET', url: '/v1/records/companies/nope', headers: auth });
-  assert.equal(missing.statusCode, 404);
+  for (const url of ['/v1/records/companies/nope', '/v1/records/companies/%00', '/v1/records/%00/x']) {
+    const missing = await t.app.inject({ method: 'GET', url, headers: auth });
+    assert.equal(missing.statusCode, 404, `${url}: ${missing.body}`);
+    assert.equal(missing.json().error.code, 'NOT_FOUND');
+  }
 });

@@ -165,5 +165,10 @@ test('disabled hooks answer 410, deleted ones 404, and a method the hook does no
   assert.equal((await t.app.inject({ method: 'DELETE', url: `/v1/hooks/${hook.hookId}`, headers: auth })).statusCode, 200);
   const gone = await deliver(hook.hookId, { payload: {} });
   assert.equal(gone.statusCode, 404);
+  for (const id of ['%00', 'hk_%00%00%00%00%00%00%00%00%00%00%00%00%00%00%00%00', 'x'.repeat(300)]) {
+    const odd = await deliver(id, { payload: {} });
+    assert.equal(odd.statusCode, 404, `${id}: ${odd.body}`);
+    assert.equal(odd.json().error.code, 'NOT_FOUND', 'no store detail reaches a sender');
+  }
   assert.equal((await t.app.inject({ method: 'GET', url: `/v1/hooks/${hook.hookId}`, headers: auth })).statusCode, 404);
 });

@@ -4,7 +4,7 @@ import type { IngressDeps } from '../deps.ts';
 import { raise } from '../errors.ts';
 import type { RouteTable } from '../http.ts';
 import { checkHookBody, parseHookDefinition } from '../hook-body.ts';
-import { newHookId, type HookDocument, type HookSecret } from '../store/hooks.ts';
+import { isHookId, newHookId, type HookDocument, type HookSecret } from '../store/hooks.ts';
 import { verify as verifySignature } from '../../../libs/webhooks/standard.ts';
 import { externalEnvelope } from '../../../libs/kafka/envelope.ts';
 import type { WebhookReceived } from '../../../libs/kafka/events.ts';
@@ -69,7 +69,7 @@ function parseBody(request: FastifyRequest, raw: Buffer | undefined): { body: Re
 export function hookRoutes(app: FastifyInstance, d: IngressDeps, routes: RouteTable, authenticate: (r: FastifyRequest) => Promise<Principal>): void {
   const tags = ['hooks'];
   const ownHook = async (principal: Principal, hookId: string) => {
-    const hook = await d.hooks.get(hookId);
+    const hook = isHookId(hookId) ? await d.hooks.get(hookId) : null;
     // Another workspace's hook is reported exactly like a missing one.
     if (!hook || hook.workspaceId !== principal.workspaceId) throw raise('NOT_FOUND', `no hook ${hookId}`, { path: '/params/hookId' });
     return hook;
@@ -167,7 +167,7 @@ export function hookRoutes(app: FastifyInstance, d: IngressDeps, routes: RouteTa
       schema: { tags: ['deliveries'], summary: 'Deliver a webhook (public; signed when the hook has secrets)', params },
       handler: async (request, reply) => {
         const { hookId } = request.params as { hookId: string };
-        const hook = await d.hooks.get(hookId);
+        const hook = isHookId(hookId) ? await d.hooks.get(hookId) : null;
         if (!hook) throw raise('NOT_FOUND', `no hook ${hookId}`, { path: '/params/hookId' });
         if (hook.status === 'disabled') throw raise('HOOK_DISABLED', `hook ${hookId} is disabled`, { path: '/params/hookId' });
         if (!hook.methods.includes(request.method as 'POST' | 'GET')) {

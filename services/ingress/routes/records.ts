@@ -6,6 +6,8 @@ import type { Principal } from '../auth.ts';
 import type { RecordDocument } from '../../../libs/store/records.ts';
 
 const DEFAULT_LIMIT = 50;
+
+const isStorableName = (s: string) => s.length > 0 && s.length <= 200 && !/[\u0000-\u001f\u007f]/.test(s);
 const MAX_LIMIT = 500;
 
 function view(r: RecordDocument) {
@@ -25,7 +27,8 @@ export function recordRoutes(app: FastifyInstance, d: IngressDeps, routes: Route
     const principal = await authenticate(request);
     const { object, recordId } = request.params as { object: string; recordId: string };
     const { includeDeleted } = request.query as { includeDeleted?: string };
-    const doc = await d.records.get(principal.workspaceId, object, recordId);
+    // Ids that no event could have carried are simply not there.
+    const doc = isStorableName(object) && isStorableName(recordId) ? await d.records.get(principal.workspaceId, object, recordId) : null;
     if (!doc || (doc.deleted && includeDeleted !== 'true')) throw raise('NOT_FOUND', `no ${object} record ${recordId}`, { path: '/params/recordId' });
     return view(doc);
   });
@@ -55,6 +58,7 @@ export function recordRoutes(app: FastifyInstance, d: IngressDeps, routes: Route
       if (!decoded.startsWith('r:')) throw raise('QUERY_INVALID', 'cursor is not one this API returned', { path: '/query/cursor' });
       after = decoded.slice(2);
     }
+    if (!isStorableName(object) || (after !== null && !isStorableName(after))) return { records: [], nextCursor: null };
     const page = await d.records.list(principal.workspaceId, object, { afterRecordId: after, limit: limit + 1 });
     const more = page.length > limit;
     const records = page.slice(0, limit);

@@ -32,6 +32,11 @@ export function newHookId(): string {
   return `hk_${randomBytes(12).toString('base64url')}`;
 }
 
+/** Only ids of our own shape reach the store (a NUL byte in a URL would otherwise reach SQL). */
+export function isHookId(text: string): boolean {
+  return /^hk_[A-Za-z0-9_-]{16}$/.test(text);
+}
+
 /** Hooks belong to one workspace; every read by a workspace filters on it. */
 export interface HookStore {
   insert(hook: HookDocument): Promise<void>;
