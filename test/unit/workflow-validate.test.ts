@@ -416,7 +416,7 @@ function rng(seed: number): () => number {
 }
 
 const ATOMS: Json[] = [
-  null, true, false, 0, -1, 1.5, 1e400 === Infinity ? 1e308 : 0, '', 'x', 'people', '{{', '}}', '{{trigger.x}}', '{{steps.find.records}}',
+  null, true, false, 0, -1, 1.5, 1e308, 10_001, '', 'x', 'people', '{{', '}}', '{{trigger.x}}', '{{steps.find.records}}',
   '{{item.name}}', '{{index}}', '{{steps.nope.x}}', '{{ bad expr }}', '\\{{x}}', '@daily', 'daily', '0 9 * * MON', '61 * * * *',
   'Europe/Paris', 'Nowhere/X', 'https://x.example', 'POST', 'GET', 'a@example.com', '__proto__', 'constructor', 'é', '(a+)+', [], {},
 ];

@@ -7,6 +7,7 @@ import type { RecordDocument } from '../../../libs/store/records.ts';
 
 const DEFAULT_LIMIT = 50;
 
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const isStorableName = (s: string) => s.length > 0 && s.length <= 200 && !/[\u0000-\u001f\u007f]/.test(s);
 const MAX_LIMIT = 500;
 
