@@ -108,7 +108,7 @@ function checkName(input: Record<string, unknown>, field: 'object' | 'recordId',
   if (value.length === 0) throw raise('EVENT_INVALID', `${field} must not be empty`, { path: at });
   if (value.length > max) throw raise('EVENT_INVALID', `${field} must be at most ${max} characters, got ${value.length}`, { path: at });
   // Control characters make ids unreadable in logs and URLs, and NUL cannot be stored.
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
   if (/[\u0000-\u001f\u007f]/.test(value)) throw raise('EVENT_INVALID', `${field} must not contain control characters`, { path: at });
 }
 
