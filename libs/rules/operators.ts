@@ -5,7 +5,7 @@
  * define; `evaluate` in index.ts is the only entry point that runs them.
  */
 import jsonLogic from 'json-logic-js';
-import { regexLimits, safeRegExp } from './regex.ts';
+import { safeRegExp } from './regex.ts';
 
 /** Min and max argument counts. */
 export type Arity = readonly [number, number];
@@ -86,8 +86,8 @@ const implementations: Record<string, (...args: unknown[]) => unknown> = {
     const input = text(s);
     if (typeof pattern !== 'string') throw new Error('matches: the pattern must be a string');
     if (flags !== undefined && typeof flags !== 'string') throw new Error('matches: flags must be a string');
-    const re = safeRegExp(pattern, flags ?? '');
-    if (input === null || input.length > regexLimits.inputMaxChars) return false;
+    const { re, inputMaxChars } = safeRegExp(pattern, flags ?? '');
+    if (input === null || input.length > inputMaxChars) return false;
     return re.test(input);
   },
   days_since(date) {

@@ -66,7 +66,8 @@ test('matches: catastrophic and unsafe patterns are refused', () => {
     ['(a)\\1', /backreferences/],
     ['(?<n>a)\\k<n>', /backreferences/],
     ['a{1,5000}', /at most 1000/],
-    ['a*b*c*d*e*', /at most 4 unbounded/],
+    ['a*b*c*d+', /at most 3 unbounded/],
+    ['(?=.*\\d)(?=.*[a-z])(?=.*[A-Z]).{8,}', /at most 3 unbounded/],
     ['x'.repeat(201), /at most 200 characters/],
     ['(', /not a valid regular expression/],
   ] as const) {
@@ -78,6 +79,20 @@ test('matches: catastrophic and unsafe patterns are refused', () => {
   assert.match(unsafePattern('a', 'g') ?? '', /flags/);
   assert.match(unsafePattern('a', 'ii') ?? '', /flags/);
   assert.equal(unsafePattern('a', 'imsu'), undefined);
+});
+
+test('matches: the worst accepted patterns stay fast on hostile input', () => {
+  const started = performance.now();
+  assert.equal(run({ matches: [{ var: 's' }, '.*.*X'] }, { s: 'a'.repeat(1000) }), false);
+  assert.equal(run({ matches: [{ var: 's' }, '.*.*X'] }, { s: 'a'.repeat(1001) }), false, 'over the cap of two unbounded quantifiers');
+  assert.equal(run({ matches: [{ var: 's' }, '.*.*.*X'] }, { s: 'a'.repeat(100) }), false);
+  assert.equal(run({ matches: [{ var: 's' }, '.*.*.*X'] }, { s: `${'a'.repeat(100)}X` }), false, 'over the cap of three');
+  assert.equal(run({ matches: [{ var: 's' }, '.*.*.*X'] }, { s: `${'a'.repeat(99)}X` }), true);
+  assert.equal(run({ matches: [{ var: 's' }, '.*X'] }, { s: 'a'.repeat(10_000) }), false);
+  assert.equal(run({ matches: [{ var: 's' }, '^(https?://)?[a-z0-9.-]+$'] }, { s: `${'a'.repeat(9999)}!` }), false);
+  assert.equal(run({ matches: [{ var: 's' }, '[a-z]+@[a-z]+\\.com$'] }, { s: `${'a'.repeat(500)}@${'a'.repeat(499)}` }), false);
+  assert.match(unsafePattern('(\\w\\d?){1,1000}$') ?? '', /nested quantifiers/);
+  assert.ok(performance.now() - started < 3000, `took ${performance.now() - started} ms`);
 });
 
 test('matches: a computed unsafe pattern fails the evaluation with RULE_FAILED', () => {
