@@ -20,7 +20,7 @@ export function createKafka(options: KafkaClientOptions): Kafka {
   return new Kafka({
     clientId: options.clientId,
     brokers: options.brokers,
-    connectionTimeout: 3000,
+    connectionTimeout: 10_000,
     requestTimeout: 30000,
     retry: { initialRetryTime: 100, retries: 8, maxRetryTime: 5000 },
     logLevel: logLevel.WARN,

@@ -43,7 +43,7 @@ export class AvroSerde {
 
   /** `url` is the Confluent API root, e.g. http://127.0.0.1:8081/apis/ccompat/v7 for Apicurio. */
   static connect(url: string): AvroSerde {
-    return new AvroSerde(new SchemaRegistry({ host: url, retry: { retries: 3, initialRetryTimeInSecs: 0.2, maxRetryTimeInSecs: 2 } }), url);
+    return new AvroSerde(new SchemaRegistry({ host: url, retry: { retries: 6, initialRetryTimeInSecs: 0.2, maxRetryTimeInSecs: 5 } }), url);
   }
 
   /** Registers the schema of each topic (idempotent: an identical schema keeps its id). */

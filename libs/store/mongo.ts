@@ -25,8 +25,9 @@ export interface Store {
  */
 export async function connectStore(uri: string, database: string): Promise<Store> {
   const client = new MongoClient(uri, {
-    serverSelectionTimeoutMS: 5000,
-    connectTimeoutMS: 5000,
+    // Generous: on a loaded 2-core box the store can take seconds to answer at start.
+    serverSelectionTimeoutMS: 15_000,
+    connectTimeoutMS: 10_000,
     maxPoolSize: 20,
     retryWrites: false,
     appName: 'crm-hub',

@@ -83,7 +83,7 @@ async function freePort(): Promise<number> {
 
 // ---- CPU per process, from /proc (which process the 2 cores went to) ----
 /** Ticks per process and the label it counts under (the listed root it descends from, else `other`). */
-interface CpuSnapshot { at: number; procs: Map<number, { label: string; ticks: number }>; busy: number; total: number }
+interface CpuSnapshot { at: number; procs: Map<number, { label: string; ticks: number }>; busy: number }
 
 function cpuSnapshot(roots: Map<number, string>): CpuSnapshot {
   const procs = new Map<number, { ppid: number; ticks: number }>();
@@ -105,14 +105,15 @@ function cpuSnapshot(roots: Map<number, string>): CpuSnapshot {
     }
     labelled.set(pid, { label, ticks: p.ticks });
   }
-  const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const total = cpu.reduce((a, b) => a + b, 0);
-  return { at: performance.now(), procs: labelled, busy: total - (cpu[3] ?? 0) - (cpu[4] ?? 0), total };
+  // All cores, in ticks: user nice system idle iowait irq softirq (steal and guest left out).
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return { at: performance.now(), procs: labelled, busy: user + nice + system + irq + softirq };
 }
 
 /**
- * CPU seconds per label between two snapshots; `machine` is all cores' busy time,
- * `other` what none of the listed processes took (kernel, softirq, anything else).
+ * CPU seconds per label between two snapshots: `other` is processes outside the
+ * listed ones (another job on the machine shows there), `kernel` the busy time no
+ * process accounts for (interrupts, processes that exited), `machine` all of it.
  */
 interface CpuUse { wallS: number; seconds: Map<string, number> }
 
@@ -122,13 +123,12 @@ function cpuBetween(a: CpuSnapshot, b: CpuSnapshot): CpuUse {
   let attributed = 0;
   // Per process, so one that exits in between (a PostgreSQL backend) takes nothing away.
   for (const [pid, p] of b.procs) {
-    if (p.label === 'other') continue;
     const cpuS = Math.max(0, p.ticks - (a.procs.get(pid)?.ticks ?? 0)) / CLK_TCK;
     seconds.set(p.label, (seconds.get(p.label) ?? 0) + cpuS);
     attributed += cpuS;
   }
-  const machine = ((b.busy - a.busy) / (b.total - a.total)) * os.cpus().length * wallS;
-  seconds.set('other', Math.max(0, machine - attributed));
+  const machine = (b.busy - a.busy) / CLK_TCK;
+  seconds.set('kernel', Math.max(0, machine - attributed));
   seconds.set('machine', machine);
   return { wallS, seconds };
 }
@@ -327,7 +327,7 @@ async function ioStep(step: string, f: (n: number) => () => Promise<unknown>, ro
     out.cpuUs[k] = usPerEvent(c.cpu, 'machine', events);
     if (n === BATCH) {
       const store = STORE.reduce((a, l) => a + usPerEvent(c.cpu, l, events), 0);
-      out.split = `client ${fmt(usPerEvent(c.cpu, 'bench (load gen)', events))} · store ${fmt(store)} · kafka ${fmt(usPerEvent(c.cpu, 'kafka', events))} · other ${fmt(usPerEvent(c.cpu, 'other', events))}`;
+      out.split = `client ${fmt(usPerEvent(c.cpu, 'bench (load gen)', events))} · store ${fmt(store)} · kafka ${fmt(usPerEvent(c.cpu, 'kafka', events))} · kernel ${fmt(usPerEvent(c.cpu, 'kernel', events))} · other ${fmt(usPerEvent(c.cpu, 'other', events))}`;
     }
   }
   return out;
@@ -505,7 +505,7 @@ async function main(): Promise<void> {
     // 5. The raw figure and the tables.
     const raw = await rawFigure(runtime, config.kafkaBrokers, config.topicPrefix);
     const rate = (o: Outcome) => o.events / o.seconds;
-    const labels = ['ingress', 'kafka', 'ferretdb', 'postgres', 'registry', 'bench (load gen)', 'other'];
+    const labels = ['ingress', 'kafka', 'ferretdb', 'postgres', 'registry', 'bench (load gen)', 'other', 'kernel'];
     const batchEvents = satBatch.events;
     const batchUs = usPerEvent(satBatch.cpu, 'machine', batchEvents);
     const coresFor = (target: number) => (target * batchUs) / 1e6;
@@ -525,7 +525,7 @@ async function main(): Promise<void> {
       '',
       `Check: ${check}.`,
       '',
-      `Where the CPU went: µs of CPU per event (per delivery) by process, and how busy the ${os.cpus().length} cores were:`,
+      `Where the CPU went: µs of CPU per event (per delivery) by process (other: processes outside the bench and the stack, e.g. another job on the machine; kernel: interrupts and exited processes), and how busy the ${os.cpus().length} cores were:`,
       '',
       `| scenario | machine busy | ${labels.join(' | ')} | total |`,
       `|---|---:|${labels.map(() => '---:').join('|')}|---:|`,
@@ -541,7 +541,7 @@ async function main(): Promise<void> {
       '',
       `Batches: ${fmt(batchUs)} µs of CPU per event over the machine (ingress ${fmt(usPerEvent(satBatch.cpu, 'ingress', batchEvents))}, `
         + `FerretDB + PostgreSQL ${fmt(STORE.reduce((a, l) => a + usPerEvent(satBatch.cpu, l, batchEvents), 0))}, Kafka ${fmt(usPerEvent(satBatch.cpu, 'kafka', batchEvents))}, `
-        + `load generator ${fmt(usPerEvent(satBatch.cpu, 'bench (load gen)', batchEvents))}) with the cores ${fmt(busyPct(satBatch.cpu))} % busy: `
+        + `load generator ${fmt(usPerEvent(satBatch.cpu, 'bench (load gen)', batchEvents))}, other processes ${fmt(usPerEvent(satBatch.cpu, 'other', batchEvents))}) with the cores ${fmt(busyPct(satBatch.cpu))} % busy: `
         + `20,000 events/s at that cost needs ${coresFor(20_000).toFixed(1)} cores; this machine has ${os.cpus().length}.`,
     ];
     const table = lines.join('\n');

@@ -5,6 +5,7 @@ import type { RouteTable } from '../http.ts';
 import type { Principal } from '../auth.ts';
 import { toRecordChanged, recordEventMessage } from '../../../libs/kafka/record-events.ts';
 import type { RecordChanged } from '../../../libs/kafka/events.ts';
+import { createAcceptor } from '../acceptor.ts';
 
 export const MAX_EVENTS_PER_REQUEST = 500;
 
@@ -26,9 +27,14 @@ function eventsOf(body: unknown, workspaceId: string, now: number): RecordChange
 
 /**
  * POST /v1/events: answers 202 only once Kafka acknowledged every new event (acks=all);
- * ids accepted before are reported as duplicates and not published again.
+ * ids accepted before (or repeated in the batch) are reported as duplicates and not
+ * published again. Concurrent requests are committed in groups (see acceptor.ts).
  */
 export function eventRoutes(app: FastifyInstance, d: IngressDeps, routes: RouteTable, authenticate: (r: FastifyRequest) => Promise<Principal>): void {
+  const acceptor = createAcceptor({
+    ledger: d.ledger, bus: d.bus, topic: d.recordsTopic,
+    onCommitError: (err) => d.log.warn({ err }, 'could not confirm a publish; a retry may publish again'),
+  });
   routes.add('POST', '/v1/events');
   app.post('/v1/events', {
     bodyLimit: d.maxEventsBodyBytes,
@@ -49,27 +55,9 @@ export function eventRoutes(app: FastifyInstance, d: IngressDeps, routes: RouteT
   }, async (request, reply) => {
     const principal = await authenticate(request);
     const events = eventsOf(request.body, principal.workspaceId, d.now());
-    // The same id twice in one batch is published once; the repeat is a duplicate.
-    const first = new Map<string, RecordChanged>();
-    const repeats: string[] = [];
-    for (const e of events) {
-      if (first.has(e.eventId)) repeats.push(e.eventId);
-      else first.set(e.eventId, e);
-    }
-    const reservation = await d.ledger.reserve(principal.workspaceId, [...first.keys()]);
-    const fresh = reservation.fresh.map((id) => first.get(id)!);
-    if (fresh.length > 0) {
-      try {
-        await d.bus.publish(d.recordsTopic, fresh.map(recordEventMessage));
-      } catch (err) {
-        await d.ledger.failed(reservation.requestId);
-        throw err;
-      }
-    }
-    await d.ledger.published(reservation.requestId).catch((err: unknown) => {
-      d.log.warn({ err, workspaceId: principal.workspaceId }, 'could not confirm a publish; a retry may publish again');
-    });
-    const duplicates = [...reservation.duplicates, ...repeats];
+    const { duplicate } = await acceptor.accept(events.map((e) => ({ key: `${principal.workspaceId}:${e.eventId}`, message: recordEventMessage(e) })));
+    const fresh = events.filter((_, i) => !duplicate[i]);
+    const duplicates = events.filter((_, i) => duplicate[i]).map((e) => e.eventId);
     d.metrics.published.inc({ topic: 'crm.records' }, fresh.length);
     if (duplicates.length > 0) d.metrics.duplicates.inc({ kind: 'event' }, duplicates.length);
     d.log.info({ workspaceId: principal.workspaceId, route: '/v1/events', eventIds: fresh.length <= 10 ? fresh.map((e) => e.eventId) : undefined, accepted: fresh.length, duplicates: duplicates.length }, 'events accepted');

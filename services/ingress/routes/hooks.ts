@@ -9,6 +9,7 @@ import { verify as verifySignature } from '../../../libs/webhooks/standard.ts';
 import { externalEnvelope } from '../../../libs/kafka/envelope.ts';
 import type { WebhookReceived } from '../../../libs/kafka/events.ts';
 import type { Principal } from '../auth.ts';
+import { createAcceptor } from '../acceptor.ts';
 
 const ROTATION_GRACE_S = 24 * 60 * 60;
 /** Request headers worth keeping on the event; never credentials or signatures. */
@@ -155,6 +156,11 @@ export function hookRoutes(app: FastifyInstance, d: IngressDeps, routes: RouteTa
     return reply.code(201).send(view({ ...hook, secrets }, d.publicUrl));
   });
 
+  const acceptor = createAcceptor({
+    ledger: d.ledger, bus: d.bus, topic: d.webhooksTopic,
+    onCommitError: (err) => d.log.warn({ err }, 'could not confirm a delivery; a redelivery may publish again'),
+  });
+
   // The public endpoint: raw bytes, because a signature covers the body as sent.
   routes.add(['POST', 'GET'], '/hooks/:hookId');
   void app.register(async (scope) => {
@@ -196,36 +202,25 @@ export function hookRoutes(app: FastifyInstance, d: IngressDeps, routes: RouteTa
         const { body, textValues } = parseBody(request, raw);
         const checked = checkHookBody(hook.expectedBody, body, textValues);
         const deliveryId = deliveryIdFor(hook._id, webhookId);
-        if (webhookId !== null) {
-          const reservation = await d.ledger.reserve(`hook:${hook._id}`, [webhookId]);
-          if (reservation.duplicates.length > 0) {
-            d.metrics.duplicates.inc({ kind: 'webhook' });
-            return reply.code(202).send({ deliveryId, duplicate: true });
-          }
-          await publish(reservation.requestId);
-        } else {
-          await publish(null);
+        const headers: Record<string, string> = {};
+        for (const h of KEPT_HEADERS) { const v = header(h); if (v !== undefined) headers[h] = v.slice(0, 500); }
+        const event: WebhookReceived = {
+          ...externalEnvelope('webhook.received', hook.workspaceId, d.now(), deliveryId),
+          type: 'webhook.received', hookId: hook._id, workflowId: hook.workflowId, webhookId, method: request.method,
+          contentType: header('content-type') ?? null, body: JSON.stringify(checked), headers,
+        };
+        // Deliveries with a webhook-id are remembered, so the sender's retries are accepted once.
+        const { duplicate } = await acceptor.accept([{
+          key: webhookId === null ? null : `hook:${hook._id}:${webhookId}`,
+          message: { key: hook._id, value: event, headers: { 'hub.event-id': deliveryId, 'hub.workspace-id': hook.workspaceId } },
+        }]);
+        if (duplicate[0]) {
+          d.metrics.duplicates.inc({ kind: 'webhook' });
+          return reply.code(202).send({ deliveryId, duplicate: true });
         }
+        d.metrics.published.inc({ topic: 'hub.webhooks' });
+        d.log.info({ workspaceId: hook.workspaceId, hookId: hook._id, deliveryId }, 'webhook accepted');
         return reply.code(202).send({ deliveryId });
-
-        async function publish(requestId: string | null) {
-          const headers: Record<string, string> = {};
-          for (const h of KEPT_HEADERS) { const v = header(h); if (v !== undefined) headers[h] = v.slice(0, 500); }
-          const event: WebhookReceived = {
-            ...externalEnvelope('webhook.received', hook!.workspaceId, d.now(), deliveryId),
-            type: 'webhook.received', hookId: hook!._id, workflowId: hook!.workflowId, webhookId, method: request.method,
-            contentType: header('content-type') ?? null, body: JSON.stringify(checked), headers,
-          };
-          try {
-            await d.bus.publish(d.webhooksTopic, [{ key: hook!._id, value: event, headers: { 'hub.event-id': deliveryId, 'hub.workspace-id': hook!.workspaceId } }]);
-          } catch (err) {
-            if (requestId) await d.ledger.failed(requestId);
-            throw err;
-          }
-          if (requestId) await d.ledger.published(requestId).catch((err: unknown) => d.log.warn({ err, hookId }, 'could not confirm a publish; a retry may publish again'));
-          d.metrics.published.inc({ topic: 'hub.webhooks' });
-          d.log.info({ workspaceId: hook!.workspaceId, hookId: hook!._id, deliveryId }, 'webhook accepted');
-        }
       },
     });
   });

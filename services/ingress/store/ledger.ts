@@ -34,6 +34,8 @@ export interface Reservation {
 export interface AcceptedIdLedger {
   /** `namespace` scopes ids (a workspace, a hook); ids must be unique within the call. */
   reserve(namespace: string, ids: readonly string[]): Promise<Reservation>;
+  /** The same for already-namespaced keys (`<namespace>:<id>`), several namespaces at once. */
+  reserveKeys(keys: readonly string[]): Promise<Reservation>;
   published(requestId: string): Promise<void>;
   failed(requestId: string): Promise<void>;
   /** Forgets ids older than the retention; returns how many. */
@@ -84,35 +86,42 @@ export function createAcceptedIdLedger(db: Db, options: LedgerOptions): Accepted
     }
   }
 
-  return {
-    async reserve(namespace, list) {
-      const requestId = randomUUID();
-      const now = new Date();
-      try {
-        await requests.insertOne({ _id: requestId, state: 'pending', at: now });
-        const taken = new Set<number>();
-        if (list.length > 0) {
-          try {
-            await ids.insertMany(list.map((id) => ({ _id: `${namespace}:${id}`, requestId, at: now })), { ordered: false });
-          } catch (err) {
-            if (!isDuplicateKey(err)) throw err;
-            for (const w of (err as { writeErrors?: { index: number; code?: number }[] }).writeErrors ?? []) {
-              if (w.code === 11000) taken.add(w.index);
-            }
+  async function reserveKeys(keys: readonly string[]): Promise<Reservation> {
+    const requestId = randomUUID();
+    const now = new Date();
+    try {
+      await requests.insertOne({ _id: requestId, state: 'pending', at: now });
+      const taken = new Set<number>();
+      if (keys.length > 0) {
+        try {
+          await ids.insertMany(keys.map((key) => ({ _id: key, requestId, at: now })), { ordered: false });
+        } catch (err) {
+          if (!isDuplicateKey(err)) throw err;
+          for (const w of (err as { writeErrors?: { index: number; code?: number }[] }).writeErrors ?? []) {
+            if (w.code === 11000) taken.add(w.index);
           }
         }
-        const fresh: string[] = [];
-        const duplicates: string[] = [];
-        for (const [i, id] of list.entries()) {
-          if (!taken.has(i) || (await settle(`${namespace}:${id}`, requestId)) === 'fresh') fresh.push(id);
-          else duplicates.push(id);
-        }
-        return { requestId, fresh, duplicates };
-      } catch (err) {
-        if ((err as { code?: string }).code === 'DUPLICATE_IN_FLIGHT') throw err;
-        throw storeError(err, 'reserving event ids');
       }
+      const fresh: string[] = [];
+      const duplicates: string[] = [];
+      for (const [i, key] of keys.entries()) {
+        if (!taken.has(i) || (await settle(key, requestId)) === 'fresh') fresh.push(key);
+        else duplicates.push(key);
+      }
+      return { requestId, fresh, duplicates };
+    } catch (err) {
+      if ((err as { code?: string }).code === 'DUPLICATE_IN_FLIGHT') throw err;
+      throw storeError(err, 'reserving event ids');
+    }
+  }
+
+  return {
+    async reserve(namespace, list) {
+      const r = await reserveKeys(list.map((id) => `${namespace}:${id}`));
+      const cut = namespace.length + 1;
+      return { requestId: r.requestId, fresh: r.fresh.map((k) => k.slice(cut)), duplicates: r.duplicates.map((k) => k.slice(cut)) };
     },
+    reserveKeys,
     async published(requestId) {
       try {
         await requests.updateOne({ _id: requestId }, { $set: { state: 'published' } });
