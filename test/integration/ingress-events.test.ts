@@ -191,3 +191,16 @@ test('records API: projected records by id, deleted ones 404, and cursor paginat
     assert.equal(missing.json().error.code, 'NOT_FOUND');
   }
 });
+
+test('concurrent requests are committed in groups: the same id sent 20 times at once is published once', async () => {
+  const id = randomUUID();
+  const size = await topicSize(t.runtime, recordsTopic());
+  const distinct = Array.from({ length: 30 }, (_, i) => post(person(`g${i}`)));
+  const same = Array.from({ length: 20 }, () => post(person('same', { id })));
+  const answers = await Promise.all([...distinct, ...same]);
+  for (const a of answers) assert.equal(a.statusCode, 202, a.body);
+  const sameAnswers = answers.slice(30).map((a) => a.json() as { accepted: string[]; duplicates: string[] });
+  assert.equal(sameAnswers.filter((a) => a.accepted.includes(id)).length, 1, 'accepted by exactly one request');
+  assert.equal(sameAnswers.filter((a) => a.duplicates.includes(id)).length, 19);
+  assert.equal(await topicSize(t.runtime, recordsTopic()), size + 31);
+});
