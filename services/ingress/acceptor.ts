@@ -52,8 +52,9 @@ export function createAcceptor(o: { ledger: AcceptedIdLedger; bus: EventBus; top
       for (const p of group) for (const item of p.items) {
         if (item.key !== null && !seen.has(item.key)) { seen.add(item.key); keys.push(item.key); }
       }
-      const reservation = await o.ledger.reserveKeys(keys);
-      const fresh = new Set(reservation.fresh);
+      // Nothing to remember (e.g. deliveries without a webhook-id): no ledger round trips.
+      const reservation = keys.length > 0 ? await o.ledger.reserveKeys(keys) : null;
+      const fresh = new Set(reservation?.fresh ?? []);
       const claimed = new Set<string>();
       const results = group.map((p) => p.items.map((item) => {
         if (item.key === null) return false;
@@ -66,11 +67,11 @@ export function createAcceptor(o: { ledger: AcceptedIdLedger; bus: EventBus; top
         try {
           await o.bus.publish(o.topic, messages);
         } catch (err) {
-          await o.ledger.failed(reservation.requestId);
+          if (reservation) await o.ledger.failed(reservation.requestId);
           throw err;
         }
       }
-      await o.ledger.published(reservation.requestId).catch((err: unknown) => o.onCommitError?.(err));
+      if (reservation) await o.ledger.published(reservation.requestId).catch((err: unknown) => o.onCommitError?.(err));
       group.forEach((p, g) => p.resolve({ duplicate: results[g]! }));
     } catch (err) {
       for (const p of group) p.reject(err);

@@ -17,7 +17,8 @@ export async function recordBenchmark(name: string, body: string): Promise<void>
   }
   const section = `## ${name}\n\n_${new Date().toISOString().slice(0, 10)} · ${machine()}_\n\n${body.trim()}\n`;
   const re = new RegExp(`## ${name}\\n[\\s\\S]*?(?=\\n## |$)`);
-  text = re.test(text) ? text.replace(re, section.trimEnd()) : `${text.trimEnd()}\n\n${section}`;
+  // The blank line before a following section stays.
+  text = re.test(text) ? text.replace(re, `${section.trimEnd()}\n`) : `${text.trimEnd()}\n\n${section}`;
   await writeFile(file, `${text.trimEnd()}\n`);
 }
 
