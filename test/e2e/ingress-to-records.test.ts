@@ -6,6 +6,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
+import { spawnSync } from 'node:child_process';
 import { HubClient } from '../../libs/sdk/index.ts';
 import { startService, type ServiceProcess } from '../support/process.ts';
 import { testIngressEnv } from '../support/ingress.ts';
@@ -61,6 +62,26 @@ test('events sent with the SDK to the ingress process are materialized by the pr
   assert.deepEqual(one.record, { name: 'Person 7', email: 'p7@example.com' });
   const ready = await fetch(`${url}/readyz`);
   assert.equal(ready.status, 200);
+
+  // The operator's CLI against the same running ingress.
+  const cli = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'libs/cli/hub.ts', ...args], {
+    encoding: 'utf8', env: { ...process.env, HUB_URL: url, HUB_ADMIN_TOKEN: env.HUB_ADMIN_TOKEN }, timeout: 30_000,
+  });
+  const made = cli('workspace', 'create', 'from the cli');
+  assert.equal(made.status, 0, made.stderr);
+  const ws = JSON.parse(made.stdout) as { workspaceId: string; apiKey: string; keyId: string };
+  assert.match(ws.apiKey, /^hub_/);
+  assert.ok((JSON.parse(cli('workspace', 'list').stdout) as { workspaces: { workspaceId: string }[] }).workspaces.some((w) => w.workspaceId === ws.workspaceId));
+  const listed = JSON.parse(cli('key', 'list', ws.workspaceId).stdout) as { keys: { keyId: string }[] };
+  assert.deepEqual(listed.keys.map((k) => k.keyId), [ws.keyId]);
+  assert.equal(cli('key', 'revoke', ws.workspaceId, ws.keyId).status, 0);
+  assert.equal((await fetch(`${url}/v1/workspace`, { headers: { authorization: `Bearer ${ws.apiKey}` } })).status, 403);
+  const wrong = cli('key', 'revoke', ws.workspaceId);
+  assert.equal(wrong.status, 1);
+  assert.match(wrong.stderr, /usage: npm run hub/);
+  const missing = cli('key', 'list', 'ws_nope');
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /404 NOT_FOUND/);
 
   await ingress.kill('SIGTERM');
   assert.match(ingress.output(), /"msg":"stopped"/);
