@@ -16,23 +16,17 @@ import { validateRecordEventInput } from '../../libs/kafka/record-events.ts';
 import { generateSecret, sign } from '../../libs/webhooks/standard.ts';
 import { checkHookBody, parseHookDefinition } from '../../services/ingress/hook-body.ts';
 import type { ExpectedBody } from '../../services/ingress/store/hooks.ts';
+import { seededRandom } from '../support/random.ts';
 
 const SEED = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) >>> 0 : Math.floor(Math.random() * 2 ** 32);
 const TOTAL = Math.max(1, Number(process.env.FUZZ_REQUESTS ?? 10_500));
 const CONCURRENCY = 20;
 const MIB = 1024 * 1024;
 
-/** mulberry32: small and fast; the same seed gives the same request stream. */
+/** Seeded (test/support/random.ts): the same seed gives the same request stream. */
 class Rng {
-  private s: number;
-  constructor(seed: number) { this.s = seed >>> 0; }
-  next(): number {
-    this.s = (this.s + 0x6d2b79f5) >>> 0;
-    let z = this.s;
-    z = Math.imul(z ^ (z >>> 15), z | 1);
-    z ^= z + Math.imul(z ^ (z >>> 7), z | 61);
-    return ((z ^ (z >>> 14)) >>> 0) / 2 ** 32;
-  }
+  readonly next: () => number;
+  constructor(seed: number) { this.next = seededRandom(seed); }
   int(n: number): number { return Math.floor(this.next() * n); }
   range(min: number, max: number): number { return min + this.int(max - min + 1); }
   chance(p: number): boolean { return this.next() < p; }

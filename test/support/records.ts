@@ -1,17 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { RecordChanged, RecordEventType } from '../../libs/kafka/events.ts';
+import { seededRandom } from './random.ts';
 
-/** Deterministic pseudo-random numbers, so a failing run can be repeated. */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 export function recordEvent(workspaceId: string, object: string, recordId: string, type: RecordEventType, version: number, fields: Record<string, unknown> | null): RecordChanged {
   const eventId = randomUUID();

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { HubError } from '../../libs/errors/index.ts';
 import { generateSecret, sign, verify, webhookErrors, type WebhookHeaders } from '../../libs/webhooks/standard.ts';
+import { seededRandom as mulberry32 } from '../support/random.ts';
 
 // The published Standard Webhooks vector, reproduced by the reference libraries.
 const VECTOR = {
@@ -304,15 +305,3 @@ test('2,000 random inputs only ever pass when genuine or fail with one of the th
   // The generator is meant to exercise the accepting path too, not only refusals.
   assert.ok(passed > 0, `seed ${seed}: no input was accepted`);
 });
-
-/** Small seeded PRNG, so a failing run can be replayed from the seed in the message. */
-function mulberry32(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

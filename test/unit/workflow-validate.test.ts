@@ -4,6 +4,7 @@ import { HubError } from '../../libs/errors/index.ts';
 import { stepTypes, type StepTypeSpec } from '../../libs/workflow/step-types.ts';
 import { parseWorkflowDefinition } from '../../libs/workflow/validate.ts';
 import type { BranchStep, HttpStep, IteratorStep, RecordSearchStep } from '../../libs/workflow/model.ts';
+import { seededRandom as rng } from '../support/random.ts';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 const step = (id: string, type: string, input: Json): Json => ({ id, type, input });
@@ -403,17 +404,6 @@ test('the step-type registry is extensible', () => {
 });
 
 // ---- fuzz: random definitions either parse or fail with WORKFLOW_INVALID and a path into the body ----
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ATOMS: Json[] = [
   null, true, false, 0, -1, 1.5, 1e308, 10_001, '', 'x', 'people', '{{', '}}', '{{trigger.x}}', '{{steps.find.records}}',
