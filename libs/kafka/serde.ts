@@ -64,23 +64,33 @@ export class AvroSerde {
     return id;
   }
 
+  /**
+   * Registers under BACKWARD compatibility. Several services register the same schemas
+   * at start, concurrently; the registry can refuse one of two simultaneous first
+   * registrations, so a refusal is retried a few times before it counts.
+   */
   async registerSchema(subject: string, schemaText: string): Promise<number> {
-    try {
-      // Set the subject's level first: Apicurio answers NONE (not 404) for a subject
-      // without its own level, which the client would take as a mismatch.
-      await this.setCompatibility(subject, 'BACKWARD');
-      const { id } = await this.registry.register(
-        { type: SchemaType.AVRO, schema: schemaText },
-        { subject, compatibility: COMPATIBILITY.BACKWARD },
-      );
-      return id;
-    } catch (err) {
-      const status = (err as { status?: number }).status;
-      if (status === 409 || status === 422) {
-        throw raiseKafka('SCHEMA_INCOMPATIBLE', `schema for ${subject} is not BACKWARD compatible with the registered one: ${errorMessage(err)}`, { cause: err });
+    let last: unknown;
+    for (let attempt = 1; attempt <= 4; attempt++) {
+      try {
+        // Set the subject's level first: Apicurio answers NONE (not 404) for a subject
+        // without its own level, which the client would take as a mismatch.
+        await this.setCompatibility(subject, 'BACKWARD');
+        const { id } = await this.registry.register(
+          { type: SchemaType.AVRO, schema: schemaText },
+          { subject, compatibility: COMPATIBILITY.BACKWARD },
+        );
+        return id;
+      } catch (err) {
+        last = err;
+        await new Promise((r) => setTimeout(r, 100 * attempt));
       }
-      throw raiseKafka('REGISTRY_UNAVAILABLE', `schema registry refused ${subject}: ${errorMessage(err)}`, { cause: err });
     }
+    const status = (last as { status?: number }).status;
+    if (status === 409 || status === 422) {
+      throw raiseKafka('SCHEMA_INCOMPATIBLE', `schema for ${subject} is not BACKWARD compatible with the registered one: ${errorMessage(last)}`, { cause: last });
+    }
+    throw raiseKafka('REGISTRY_UNAVAILABLE', `schema registry refused ${subject}: ${errorMessage(last)}`, { cause: last });
   }
 
   async setCompatibility(subject: string, level: 'BACKWARD' | 'NONE'): Promise<void> {

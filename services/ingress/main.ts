@@ -10,12 +10,14 @@ import { assembleIngress } from './assemble.ts';
 const config = loadConfigOrExit(ingressConfigSpec);
 const log = createLogger({ service: 'ingress', level: config.logLevel });
 
-await runService(log, async () => {
+await runService(log, async (onStop) => {
   const store = await connectStore(config.mongodbUri, config.mongodbDatabase);
+  onStop(store.close);
   const runtime = await startKafkaRuntime(config, log);
+  onStop(runtime.close);
   const ingress = await assembleIngress({ config, log, store, runtime, secrets: new SecretBox(config.secretsKey) });
+  onStop(ingress.close);
   await ensureCollections(store.db, ingress.collections);
   await ingress.app.listen({ host: config.httpHost, port: config.httpPort });
   log.info({ url: `http://${config.httpHost}:${config.httpPort}`, docs: '/docs' }, 'listening');
-  return [ingress.close, runtime.close, store.close];
 });

@@ -10,12 +10,13 @@ import { createRecordProjector, projectorGroup } from './app.ts';
 const config = loadConfigOrExit(projectorConfigSpec);
 const log = createLogger({ service: 'record-projector', level: config.logLevel });
 
-await runService(log, async () => {
+await runService(log, async (onStop) => {
   const store = await connectStore(config.mongodbUri, config.mongodbDatabase);
+  onStop(store.close);
   await ensureCollections(store.db, [recordsCollection]);
   const runtime = await startKafkaRuntime(config, log, { groups: [projectorGroup] });
+  onStop(runtime.close);
   const projector = createRecordProjector({ runtime, records: createRecordStore(store.db), log });
+  onStop(projector.stop);
   await projector.start();
-  // Stopped in reverse order of start.
-  return [projector.stop, runtime.close, store.close];
 });
