@@ -31,3 +31,16 @@ export interface WebhookReceived extends Envelope {
   body: string;
   headers: Record<string, string>;
 }
+
+/** Value of `hub.workflows` (schemas/workflow-changed.avsc), compacted. */
+export interface WorkflowChanged extends Envelope {
+  type: 'workflow.saved' | 'workflow.activated' | 'workflow.deactivated';
+  workflowId: string;
+  kind: 'version' | 'state';
+  name: string;
+  status: 'draft' | 'active' | 'inactive' | 'version';
+  version: number;
+  activeVersion: number | null;
+  definition: string | null;
+  hookId: string | null;
+}

@@ -19,6 +19,7 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 export const topics = {
   records: { name: 'crm.records', schema: 'record-changed.avsc', compacted: false, retentionMs: 30 * DAY_MS },
   webhooks: { name: 'hub.webhooks', schema: 'webhook-received.avsc', compacted: false, retentionMs: 7 * DAY_MS },
+  workflows: { name: 'hub.workflows', schema: 'workflow-changed.avsc', compacted: true, retentionMs: -1 },
 } as const satisfies Record<string, TopicSpec>;
 
 export type TopicKey = keyof typeof topics;

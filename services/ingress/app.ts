@@ -9,6 +9,7 @@ import { eventRoutes } from './routes/events.ts';
 import { recordRoutes } from './routes/records.ts';
 import { hookRoutes } from './routes/hooks.ts';
 import { opsRoutes } from './routes/ops.ts';
+import { workflowRoutes } from './routes/workflows.ts';
 
 const recordEventSchema = {
   $id: 'RecordEvent',
@@ -77,5 +78,6 @@ export async function buildIngressApp(d: IngressDeps): Promise<FastifyInstance> 
   eventRoutes(app, d, routes, authenticate);
   recordRoutes(app, d, routes, authenticate);
   hookRoutes(app, d, routes, authenticate);
+  workflowRoutes(app, d, routes, authenticate);
   return app;
 }

@@ -15,6 +15,7 @@ import { createIngressMetrics } from './metrics.ts';
 import { createWorkspaceStore, workspaceCollections } from './store/workspaces.ts';
 import { createHookStore, hookCollections } from './store/hooks.ts';
 import { createAcceptedIdLedger, ledgerCollections } from './store/ledger.ts';
+import { createWorkflowStore, workflowCollections } from './store/workflows.ts';
 
 export type IngressConfig = ConfigOf<typeof ingressConfigSpec>;
 
@@ -48,8 +49,10 @@ export async function assembleIngress(o: { config: IngressConfig; log: Logger; s
     bus: runtime.bus,
     recordsTopic: runtime.topic(topics.records),
     webhooksTopic: runtime.topic(topics.webhooks),
+    workflowsTopic: runtime.topic(topics.workflows),
     workspaces,
     hooks: createHookStore(store.db),
+    workflows: createWorkflowStore(store.db),
     ledger,
     records: createRecordReader(store.db),
     secrets: o.secrets,
@@ -74,7 +77,7 @@ export async function assembleIngress(o: { config: IngressConfig; log: Logger; s
   prune.unref();
   return {
     app,
-    collections: [...workspaceCollections, ...hookCollections, ...ledgerCollections],
+    collections: [...workspaceCollections, ...hookCollections, ...ledgerCollections, ...workflowCollections],
     async close() {
       clearInterval(prune);
       await app.close();

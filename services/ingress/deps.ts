@@ -4,6 +4,7 @@ import type { RecordReader } from '../../libs/store/records.ts';
 import type { SecretBox } from '../../libs/secrets/crypto.ts';
 import type { WorkspaceStore } from './store/workspaces.ts';
 import type { HookStore } from './store/hooks.ts';
+import type { WorkflowStore } from './store/workflows.ts';
 import type { AcceptedIdLedger } from './store/ledger.ts';
 import type { Authenticator } from './auth.ts';
 import type { RateLimiter } from './rate-limit.ts';
@@ -19,8 +20,10 @@ export interface IngressDeps {
   bus: EventBus;
   recordsTopic: string;
   webhooksTopic: string;
+  workflowsTopic: string;
   workspaces: WorkspaceStore;
   hooks: HookStore;
+  workflows: WorkflowStore;
   ledger: AcceptedIdLedger;
   records: RecordReader;
   secrets: SecretBox;

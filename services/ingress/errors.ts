@@ -11,6 +11,7 @@ export const ingressErrors = {
   WORKSPACE_FORBIDDEN: { status: 403, retriable: false },
   NOT_FOUND: { status: 404, retriable: false },
   METHOD_NOT_ALLOWED: { status: 405, retriable: false },
+  WORKFLOW_CONFLICT: { status: 409, retriable: true },
   HOOK_DISABLED: { status: 410, retriable: false },
   BODY_TOO_LARGE: { status: 413, retriable: false },
   MEDIA_TYPE_UNSUPPORTED: { status: 415, retriable: false },

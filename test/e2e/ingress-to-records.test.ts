@@ -53,11 +53,18 @@ test('events sent with the SDK to the ingress process are materialized by the pr
   assert.deepEqual(again.accepted, []);
   assert.equal(again.duplicates.length, 1200, 'a retried call publishes nothing again');
 
-  await eventually('all 1,200 records served', async () => {
-    const res = await fetch(`${url}/v1/records/people?limit=500`, { headers: { authorization: `Bearer ${apiKey}` } });
-    const page = (await res.json()) as { records: unknown[]; nextCursor: string | null };
-    return page.records.length === 500 && page.nextCursor !== null && (await fetch(`${url}/v1/records/people/p1199`, { headers: { authorization: `Bearer ${apiKey}` } })).status === 200;
-  }, 120_000, 500);
+  const countAll = async () => {
+    let n = 0;
+    let cursor: string | null = null;
+    do {
+      const res = await fetch(`${url}/v1/records/people?limit=500${cursor ? `&cursor=${cursor}` : ''}`, { headers: { authorization: `Bearer ${apiKey}` } });
+      const page = (await res.json()) as { records: unknown[]; nextCursor: string | null };
+      n += page.records.length;
+      cursor = page.nextCursor;
+    } while (cursor);
+    return n;
+  };
+  await eventually('all 1,200 records served, page by page', async () => (await countAll()) === 1200, 120_000, 500);
   const one = (await (await fetch(`${url}/v1/records/people/p7`, { headers: { authorization: `Bearer ${apiKey}` } })).json()) as { record: unknown };
   assert.deepEqual(one.record, { name: 'Person 7', email: 'p7@example.com' });
   const ready = await fetch(`${url}/readyz`);

@@ -80,8 +80,8 @@ test('an older version never overwrites a newer one, and a repeated event change
   });
   assert.equal(last.version, 6);
   assert.equal(last.fields.name, 'five', 'a delete keeps the last known fields for resync');
-  // A marker after them proves the stale ones were consumed, not just slow.
-  await publish([recordEvent(ws, 'people', 'marker', 'record.created', 1, { done: true })]);
+  // A marker on the same partition (same key) proves the stale ones were consumed, not just slow.
+  await runtime.bus.publish(runtime.topic(topics.records), [{ key: `${ws}:people:p1`, value: recordEvent(ws, 'people', 'marker', 'record.created', 1, { done: true }) }]);
   await eventually('marker', async () => (await docsOf(ws)).get(`${ws}:people:marker`));
   const final = (await docsOf(ws)).get(`${ws}:people:p1`)!;
   assert.equal(final.version, 6);
@@ -92,9 +92,10 @@ test('a message that does not decode lands on the DLQ with its reason, and the c
   const ws = 'ws-poison';
   const topic = runtime.topic(topics.records);
   await runtime.bus.publishRaw(topic, [{ key: `${ws}:people:bad`, value: Buffer.from('{"not":"avro"}'), headers: { 'hub.event-id': 'poison-1' } }]);
-  const bad = recordEvent(ws, 'people', 'bad2', 'record.created', 1, null);
-  await publish([bad]); // decodes, but a create without a record is invalid
-  await publish([recordEvent(ws, 'people', 'good', 'record.created', 1, { name: 'after poison' })]);
+  // All on the poison's key, so on its partition: the good one is consumed after both.
+  const sameKey = (value: RecordChanged) => runtime.bus.publish(topic, [{ key: `${ws}:people:bad`, value }]);
+  await sameKey(recordEvent(ws, 'people', 'bad2', 'record.created', 1, null)); // decodes, but a create without a record is invalid
+  await sameKey(recordEvent(ws, 'people', 'good', 'record.created', 1, { name: 'after poison' }));
   await eventually('the good record after the poison', async () => (await docsOf(ws)).get(`${ws}:people:good`));
 
   const consumer = runtime.kafka.consumer({ groupId: `${config.topicPrefix}dlq-reader` });
@@ -119,7 +120,7 @@ test('a message that does not decode lands on the DLQ with its reason, and the c
   assert.equal(undecodable?.headers['dlq.error.code'], 'MESSAGE_UNDECODABLE');
   assert.equal(undecodable?.headers['dlq.source.topic'], topic);
   assert.match(undecodable?.headers['dlq.error.message'] ?? '', /Confluent Avro wire format/);
-  assert.equal(invalid?.key, `${ws}:people:bad2`);
+  assert.equal(invalid?.key, `${ws}:people:bad`, 'original key kept');
   assert.equal(invalid?.headers['dlq.error.code'], 'RECORD_EVENT_INVALID');
   assert.equal((await docsOf(ws)).has(`${ws}:people:bad2`), false);
 });

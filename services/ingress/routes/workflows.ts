@@ -1,0 +1,155 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { IngressDeps } from '../deps.ts';
+import { raise } from '../errors.ts';
+import type { RouteTable } from '../http.ts';
+import type { Principal } from '../auth.ts';
+import { parseWorkflowDefinition } from '../../../libs/workflow/validate.ts';
+import type { WorkflowDefinition } from '../../../libs/workflow/model.ts';
+import { externalEnvelope } from '../../../libs/kafka/envelope.ts';
+import type { WorkflowChanged } from '../../../libs/kafka/events.ts';
+import { isWorkflowId, newWorkflowId, versionKey, type WorkflowDocument, type WorkflowVersionDocument } from '../store/workflows.ts';
+import { newHookId, type HookDocument } from '../store/hooks.ts';
+
+function stateView(w: WorkflowDocument, publicUrl: string) {
+  return {
+    workflowId: w._id, name: w.name, status: w.status, version: w.version, activeVersion: w.activeVersion,
+    hook: w.hookId ? { hookId: w.hookId, url: `${publicUrl}/hooks/${w.hookId}` } : null,
+    createdAt: w.createdAt.toISOString(), updatedAt: w.updatedAt.toISOString(),
+  };
+}
+
+/** The definition as published and shown: a webhook trigger's secret never leaves the store, sealed. */
+function withoutSecret(def: WorkflowDefinition): { definition: WorkflowDefinition; secret: string | null } {
+  if (def.trigger.type !== 'webhook' || def.trigger.secret === null) return { definition: def, secret: null };
+  return { definition: { ...def, trigger: { ...def.trigger, secret: null } }, secret: def.trigger.secret };
+}
+
+/**
+ * Workflow definitions and their versions. Every change is published to the compacted
+ * hub.workflows topic (acks=all) before the projection is written and the answer sent;
+ * a version number is claimed in the store first, so two concurrent saves never both
+ * become version n.
+ */
+export function workflowRoutes(app: FastifyInstance, d: IngressDeps, routes: RouteTable, authenticate: (r: FastifyRequest) => Promise<Principal>): void {
+  const tags = ['workflows'];
+  const params = { type: 'object', properties: { workflowId: { type: 'string' } } } as const;
+
+  const own = async (principal: Principal, workflowId: string) => {
+    const w = isWorkflowId(workflowId) ? await d.workflows.get(workflowId) : null;
+    if (!w || w.workspaceId !== principal.workspaceId) throw raise('NOT_FOUND', `no workflow ${workflowId}`, { path: '/params/workflowId' });
+    return w;
+  };
+
+  const publish = async (type: WorkflowChanged['type'], state: WorkflowDocument, version: WorkflowVersionDocument | null) => {
+    const base = externalEnvelope(type, state.workspaceId, d.now());
+    const messages = [];
+    if (version) {
+      messages.push({
+        key: versionKey(state._id, version.version),
+        value: { ...base, eventId: randomUUID(), type, workflowId: state._id, kind: 'version', name: version.definition.name, status: 'version', version: version.version, activeVersion: null, definition: JSON.stringify(version.definition), hookId: null } satisfies WorkflowChanged,
+      });
+    }
+    messages.push({
+      key: state._id,
+      value: { ...base, type, workflowId: state._id, kind: 'state', name: state.name, status: state.status, version: state.version, activeVersion: state.activeVersion, definition: null, hookId: state.hookId } satisfies WorkflowChanged,
+    });
+    await d.bus.publish(d.workflowsTopic, messages);
+  };
+
+  /** Claims the next version, publishes it with the new state, then projects the state. */
+  const saveVersion = async (principal: Principal, current: WorkflowDocument | null, body: unknown) => {
+    const parsed = parseWorkflowDefinition(body);
+    const { definition, secret } = withoutSecret(parsed);
+    const workflowId = current?._id ?? newWorkflowId();
+    const version = (current?.version ?? 0) + 1;
+    const now = new Date(d.now());
+    const versionDoc: WorkflowVersionDocument = {
+      _id: versionKey(workflowId, version), workflowId, workspaceId: principal.workspaceId, version, definition,
+      sealedSecret: secret === null ? null : d.secrets.seal(secret, `workflow:${workflowId}`), createdAt: now,
+    };
+    if (!(await d.workflows.claimVersion(versionDoc))) {
+      throw raise('WORKFLOW_CONFLICT', `workflow ${workflowId} was saved concurrently; read it and retry`, { path: '/params/workflowId' });
+    }
+    const state: WorkflowDocument = current
+      ? { ...current, name: definition.name, version, updatedAt: now }
+      : { _id: workflowId, workspaceId: principal.workspaceId, name: definition.name, status: 'draft', version, activeVersion: null, hookId: null, createdAt: now, updatedAt: now };
+    try {
+      await publish('workflow.saved', state, versionDoc);
+    } catch (err) {
+      await d.workflows.releaseVersion(workflowId, version).catch(() => undefined);
+      throw err;
+    }
+    await d.workflows.putState(state);
+    d.log.info({ workspaceId: principal.workspaceId, workflowId, version }, 'workflow saved');
+    return state;
+  };
+
+  routes.add(['GET', 'POST'], '/v1/workflows');
+  app.post('/v1/workflows', { schema: { tags, summary: 'Create a workflow: {"name", "trigger", "steps"} → version 1, draft' } }, async (request, reply) => {
+    const principal = await authenticate(request);
+    const state = await saveVersion(principal, null, request.body);
+    return reply.code(201).send({ workflowId: state._id, version: state.version, status: state.status });
+  });
+  app.get('/v1/workflows', { schema: { tags, summary: 'List the workspace\'s workflows' } }, async (request) => {
+    const principal = await authenticate(request);
+    return { workflows: (await d.workflows.list(principal.workspaceId)).map((w) => stateView(w, d.publicUrl)) };
+  });
+
+  routes.add(['GET', 'PUT'], '/v1/workflows/:workflowId');
+  app.get('/v1/workflows/:workflowId', { schema: { tags, summary: 'A workflow with all its versions', params } }, async (request) => {
+    const principal = await authenticate(request);
+    const w = await own(principal, (request.params as { workflowId: string }).workflowId);
+    const versions = await d.workflows.versions(w._id);
+    return { ...stateView(w, d.publicUrl), versions: versions.map((v) => ({ version: v.version, definition: v.definition, createdAt: v.createdAt.toISOString() })) };
+  });
+  app.put('/v1/workflows/:workflowId', { schema: { tags, summary: 'Save a new version (an active workflow keeps running its active version until activated again)', params } }, async (request) => {
+    const principal = await authenticate(request);
+    const w = await own(principal, (request.params as { workflowId: string }).workflowId);
+    const state = await saveVersion(principal, w, request.body);
+    return { workflowId: state._id, version: state.version, status: state.status, activeVersion: state.activeVersion };
+  });
+
+  routes.add('POST', '/v1/workflows/:workflowId/activate');
+  app.post('/v1/workflows/:workflowId/activate', { schema: { tags, summary: 'Activate the latest version (a webhook trigger gets its hook URL)', params } }, async (request) => {
+    const principal = await authenticate(request);
+    const w = await own(principal, (request.params as { workflowId: string }).workflowId);
+    const latest = await d.workflows.version(w._id, w.version);
+    if (!latest) throw raise('NOT_FOUND', `workflow ${w._id} has no version ${w.version}`, { path: '/params/workflowId' });
+    let hookId = w.hookId;
+    const trigger = latest.definition.trigger;
+    if (trigger.type === 'webhook') {
+      const now = new Date(d.now());
+      const id = hookId ?? newHookId();
+      const secret = latest.sealedSecret ? d.secrets.open(latest.sealedSecret, `workflow:${w._id}`).reveal() : null;
+      const secrets = secret ? [{ id: randomUUID().slice(0, 8), sealed: d.secrets.seal(secret, `hook:${id}`), createdAt: now, expiresAt: null }] : [];
+      if (hookId && (await d.hooks.get(hookId))) {
+        await d.hooks.update(hookId, { status: 'active', methods: trigger.methods, expectedBody: trigger.expectedBody, secrets, name: `workflow ${w.name}` });
+      } else {
+        const hook: HookDocument = { _id: id, workspaceId: w.workspaceId, name: `workflow ${w.name}`, methods: trigger.methods, expectedBody: trigger.expectedBody, secrets, status: 'active', workflowId: w._id, createdAt: now, updatedAt: now };
+        await d.hooks.insert(hook);
+      }
+      hookId = id;
+    } else if (hookId) {
+      await d.hooks.update(hookId, { status: 'disabled' });
+      hookId = null;
+    }
+    const state: WorkflowDocument = { ...w, status: 'active', activeVersion: w.version, hookId, updatedAt: new Date(d.now()) };
+    await publish('workflow.activated', state, null);
+    await d.workflows.putState(state);
+    d.log.info({ workspaceId: w.workspaceId, workflowId: w._id, version: w.version }, 'workflow activated');
+    return stateView(state, d.publicUrl);
+  });
+
+  routes.add('POST', '/v1/workflows/:workflowId/deactivate');
+  app.post('/v1/workflows/:workflowId/deactivate', { schema: { tags, summary: 'Deactivate (its hook, if any, answers 410)', params } }, async (request) => {
+    const principal = await authenticate(request);
+    const w = await own(principal, (request.params as { workflowId: string }).workflowId);
+    if (w.hookId) await d.hooks.update(w.hookId, { status: 'disabled' });
+    const state: WorkflowDocument = { ...w, status: 'inactive', updatedAt: new Date(d.now()) };
+    await publish('workflow.deactivated', state, null);
+    await d.workflows.putState(state);
+    d.log.info({ workspaceId: w.workspaceId, workflowId: w._id }, 'workflow deactivated');
+    return stateView(state, d.publicUrl);
+  });
+}
