@@ -29,7 +29,19 @@ POSTGRES_LOG_MIN_MESSAGES="${POSTGRES_LOG_MIN_MESSAGES:-log}"
 
 _postgres_part_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
-_postgres_dir() { printf '%s/postgres' "$STACK_DIR"; }
+# The server runs as "postgres" when we are root, and that user cannot reach a clone
+# under a private home (/root is 0700): the data then lives in a world-traversable
+# place, one folder per clone. Decided once per shell.
+_postgres_dir() {
+  if [ -z "${_POSTGRES_DIR:-}" ]; then
+    _POSTGRES_DIR="$STACK_DIR/postgres"
+    if [ "$(id -u)" -eq 0 ] && id postgres >/dev/null 2>&1 \
+        && ! setpriv --reuid=postgres --regid=postgres --init-groups -- test -x "$STACK_DIR" 2>/dev/null; then
+      _POSTGRES_DIR="/var/tmp/crm-hub-postgres/$(printf '%s' "$STACK_DIR" | sha256sum | cut -c1-12)"
+    fi
+  fi
+  printf '%s' "$_POSTGRES_DIR"
+}
 
 # _postgres_bindir: the bin dir of the newest installed Debian PostgreSQL server.
 _postgres_bindir() {
