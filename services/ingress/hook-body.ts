@@ -124,12 +124,27 @@ function nestsDeeperThan(value: unknown, max: number): boolean {
   return false;
 }
 
+/** JSON pointer of the first string or key holding a NUL character, which the store cannot keep. */
+export function findNul(value: unknown, path: string, depth = 0): string | null {
+  if (typeof value === 'string') return value.includes('\u0000') ? path : null;
+  if (typeof value !== 'object' || value === null || depth > 100) return null;
+  for (const [k, v] of Object.entries(value)) {
+    const at = `${path}/${escapePointer(k)}`;
+    if (k.includes('\u0000')) return at;
+    const found = findNul(v, at, depth + 1);
+    if (found) return found;
+  }
+  return null;
+}
+
 /**
  * Checks a delivery's body against the hook's expected structure: declared fields
  * must have their type (and format); required ones must be there. Undeclared fields
  * are kept: forms often send more than a workflow uses.
  */
 export function checkHookBody(expected: ExpectedBody, body: Record<string, unknown>, textValues: boolean): Record<string, unknown> {
+  const nul = findNul(body, '/body');
+  if (nul) throw raise('BODY_INVALID', 'the body holds a NUL character (\\u0000), which the hub cannot store', { path: nul });
   const out: Record<string, unknown> = { ...body };
   for (const [field, spec] of Object.entries(expected)) {
     const path = `/body/${escapePointer(field)}`;

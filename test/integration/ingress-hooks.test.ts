@@ -92,6 +92,7 @@ test('a delivery that misses a required field, has a wrong type or format, or an
     [{ payload: '[1,2]', headers: { 'content-type': 'application/json' } }, 400, '/body'],
     [{ payload: '{"name":', headers: { 'content-type': 'application/json' } }, 400, '/body'],
     [{ payload: '<xml/>', headers: { 'content-type': 'application/xml' } }, 415, '/headers/content-type'],
+    [{ payload: { name: 'A', email: 'a@b.co', notes: { text: 'a\u0000b' } } }, 400, '/body/notes/text'],
   ] as const) {
     const res = await deliver(hook.hookId, init as Parameters<typeof deliver>[1]);
     assert.equal(res.statusCode, status, res.body);
