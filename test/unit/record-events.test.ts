@@ -2,21 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HubError } from '../../libs/errors/index.ts';
 import { pointer, recordEventMessage, toRecordChanged, validateRecordEventInput } from '../../libs/kafka/record-events.ts';
+import { assertRefused } from '../support/errors.ts';
 
 const NOW = Date.UTC(2024, 4, 1, 12, 0, 0);
 const ID = '0b9d3c52-4a8e-4f6c-9d1e-7f3a2b1c0d9e';
 const valid = { type: 'record.updated', object: 'people', recordId: 'p1', record: { name: 'Ada' } } as const;
 
 function refused(input: unknown, path: string, message: RegExp, at = ''): void {
-  assert.throws(() => validateRecordEventInput(input, at), (err: unknown) => {
-    assert.ok(err instanceof HubError, String(err));
-    assert.equal(err.code, 'EVENT_INVALID');
-    assert.equal(err.status, 400);
-    assert.equal(err.retriable, false);
-    assert.equal(err.path, path);
-    assert.match(err.message, message);
-    return true;
-  });
+  assertRefused(() => validateRecordEventInput(input, at), 'EVENT_INVALID', path, message);
 }
 
 class Money { constructor(readonly cents: number) {} }

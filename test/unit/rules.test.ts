@@ -3,21 +3,14 @@ import assert from 'node:assert/strict';
 import jsonLogic from 'json-logic-js';
 import { HubError } from '../../libs/errors/index.ts';
 import { builtinOperators, customOperators, evaluate, holds, regexLimits, truthy, unsafePattern, validateRule } from '../../libs/rules/index.ts';
+import { assertRefused } from '../support/errors.ts';
 
 const NOW = Date.UTC(2024, 4, 10, 12, 0, 0);
 const ctx = { now: NOW };
 const run = (rule: unknown, data: unknown = {}) => evaluate(rule, data, ctx);
 
 function refused(rule: unknown, path: string, message: RegExp, at = '/rule'): void {
-  assert.throws(() => validateRule(rule, at), (err: unknown) => {
-    assert.ok(err instanceof HubError, String(err));
-    assert.equal(err.code, 'RULE_INVALID');
-    assert.equal(err.status, 400);
-    assert.equal(err.retriable, false);
-    assert.equal(err.path, path);
-    assert.match(err.message, message);
-    return true;
-  });
+  assertRefused(() => validateRule(rule, at), 'RULE_INVALID', path, message);
 }
 
 test('contains: strings case-insensitively, arrays by item', () => {
