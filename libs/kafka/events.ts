@@ -44,3 +44,18 @@ export interface WorkflowChanged extends Envelope {
   definition: string | null;
   hookId: string | null;
 }
+
+export const runCommandTypes = ['run.requested', 'run.retry-requested', 'run.cancel-requested'] as const;
+export const runRecordTypes = ['run.retried', 'run.started', 'step.completed', 'step.failed', 'run.completed', 'run.failed', 'run.cancelled'] as const;
+export type RunEventType = (typeof runCommandTypes)[number] | (typeof runRecordTypes)[number];
+
+/** Value of `hub.runs` (schemas/run-event.avsc), keyed by workspaceId. */
+export interface RunEvent extends Envelope {
+  type: RunEventType;
+  runId: string;
+  workflowId: string;
+  version: number;
+  stepKey: string | null;
+  /** JSON object text; see the schema's doc for each type. */
+  data: string;
+}

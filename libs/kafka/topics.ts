@@ -20,6 +20,7 @@ export const topics = {
   records: { name: 'crm.records', schema: 'record-changed.avsc', compacted: false, retentionMs: 30 * DAY_MS },
   webhooks: { name: 'hub.webhooks', schema: 'webhook-received.avsc', compacted: false, retentionMs: 7 * DAY_MS },
   workflows: { name: 'hub.workflows', schema: 'workflow-changed.avsc', compacted: true, retentionMs: -1 },
+  runs: { name: 'hub.runs', schema: 'run-event.avsc', compacted: false, retentionMs: 30 * DAY_MS },
 } as const satisfies Record<string, TopicSpec>;
 
 export type TopicKey = keyof typeof topics;

@@ -43,6 +43,11 @@ export interface RecordReader {
   get(workspaceId: string, object: string, recordId: string): Promise<RecordDocument | null>;
   /** Live (not deleted) records of an object in recordId order, after `afterRecordId`. */
   list(workspaceId: string, object: string, options: { afterRecordId: string | null; limit: number }): Promise<RecordDocument[]>;
+  /**
+   * Live records of an object whose fields equal `equals` (a pre-filter pushed to the
+   * store), at most `limit`: searches evaluate their full rule over what this returns.
+   */
+  scan(workspaceId: string, object: string, options: { equals: Readonly<Record<string, string | number | boolean>>; limit: number }): Promise<RecordDocument[]>;
 }
 
 export const recordsCollection: CollectionSpec = {
@@ -72,6 +77,15 @@ export function createRecordReader(db: Db): RecordReader {
         return await records.find(filter).sort({ recordId: 1 }).limit(limit).toArray();
       } catch (err) {
         throw storeError(err, 'listing records');
+      }
+    },
+    async scan(workspaceId, object, { equals, limit }) {
+      const filter: Record<string, unknown> = { workspaceId, object, deleted: false };
+      for (const [field, value] of Object.entries(equals)) filter[`fields.${field}`] = value;
+      try {
+        return await records.find(filter).limit(limit).toArray();
+      } catch (err) {
+        throw storeError(err, 'searching records');
       }
     },
   };

@@ -10,6 +10,7 @@ import { recordRoutes } from './routes/records.ts';
 import { hookRoutes } from './routes/hooks.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { workflowRoutes } from './routes/workflows.ts';
+import { runRoutes } from './routes/runs.ts';
 
 const recordEventSchema = {
   $id: 'RecordEvent',
@@ -79,5 +80,6 @@ export async function buildIngressApp(d: IngressDeps): Promise<FastifyInstance> 
   recordRoutes(app, d, routes, authenticate);
   hookRoutes(app, d, routes, authenticate);
   workflowRoutes(app, d, routes, authenticate);
+  runRoutes(app, d, routes, authenticate);
   return app;
 }

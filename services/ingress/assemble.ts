@@ -5,7 +5,9 @@ import type { KafkaRuntime } from '../../libs/kafka/runtime.ts';
 import type { Store, CollectionSpec } from '../../libs/store/mongo.ts';
 import type { SecretBox } from '../../libs/secrets/crypto.ts';
 import { topics } from '../../libs/kafka/topics.ts';
-import { createRecordReader } from '../../libs/store/records.ts';
+import { createRecordReader, recordsCollection } from '../../libs/store/records.ts';
+import { createRunStore, runsCollection } from '../../libs/store/runs.ts';
+import { createRecordStepHandlers } from '../../libs/workflow/steps/records.ts';
 import type { ingressConfigSpec } from './config.ts';
 import { buildIngressApp } from './app.ts';
 import type { IngressDeps } from './deps.ts';
@@ -38,6 +40,13 @@ export async function assembleIngress(o: { config: IngressConfig; log: Logger; s
   const { config, log, store, runtime } = o;
   const workspaces = createWorkspaceStore(store.db);
   const ledger = createAcceptedIdLedger(store.db, { abandonAfterMs: 60_000, waitForInFlightMs: 10_000 });
+  const records = createRecordReader(store.db);
+  const dryRunHandlers = createRecordStepHandlers({
+    reader: records,
+    publish: async () => { throw new Error('a dry run publishes nothing'); },
+    maxDepth: config.workflowMaxDepth,
+    searchScanMax: config.searchScanMax,
+  });
   const admin = runtime.kafka.admin();
   await admin.connect();
   const app = await buildIngressApp({
@@ -50,11 +59,14 @@ export async function assembleIngress(o: { config: IngressConfig; log: Logger; s
     recordsTopic: runtime.topic(topics.records),
     webhooksTopic: runtime.topic(topics.webhooks),
     workflowsTopic: runtime.topic(topics.workflows),
+    runsTopic: runtime.topic(topics.runs),
     workspaces,
     hooks: createHookStore(store.db),
     workflows: createWorkflowStore(store.db),
     ledger,
-    records: createRecordReader(store.db),
+    records,
+    runs: createRunStore(store.db),
+    dryRun: { handlers: dryRunHandlers, timeoutMs: 30_000, stepTimeoutMs: 10_000 },
     secrets: o.secrets,
     auth: createAuthenticator(workspaces, config.authCacheMs),
     limiter: createRateLimiter(config.rateLimitPerSecond, config.rateLimitBurst),
@@ -77,7 +89,7 @@ export async function assembleIngress(o: { config: IngressConfig; log: Logger; s
   prune.unref();
   return {
     app,
-    collections: [...workspaceCollections, ...hookCollections, ...ledgerCollections, ...workflowCollections],
+    collections: [...workspaceCollections, ...hookCollections, ...ledgerCollections, ...workflowCollections, recordsCollection, runsCollection],
     async close() {
       clearInterval(prune);
       await app.close();

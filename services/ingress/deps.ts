@@ -2,6 +2,8 @@ import type { Logger } from '../../libs/log/index.ts';
 import type { EventBus } from '../../libs/kafka/producer.ts';
 import type { RecordReader } from '../../libs/store/records.ts';
 import type { SecretBox } from '../../libs/secrets/crypto.ts';
+import type { RunStore } from '../../libs/store/runs.ts';
+import type { StepHandlers } from '../../libs/workflow/engine.ts';
 import type { WorkspaceStore } from './store/workspaces.ts';
 import type { HookStore } from './store/hooks.ts';
 import type { WorkflowStore } from './store/workflows.ts';
@@ -21,11 +23,16 @@ export interface IngressDeps {
   recordsTopic: string;
   webhooksTopic: string;
   workflowsTopic: string;
+  runsTopic: string;
   workspaces: WorkspaceStore;
   hooks: HookStore;
   workflows: WorkflowStore;
   ledger: AcceptedIdLedger;
   records: RecordReader;
+  /** Read side of runs (the executor writes them). */
+  runs: Pick<RunStore, 'get' | 'list'>;
+  /** Dry runs (`POST /v1/workflows/:id/test`) execute here, with handlers that perform no effect. */
+  dryRun: { handlers: StepHandlers; timeoutMs: number; stepTimeoutMs: number };
   secrets: SecretBox;
   auth: Authenticator;
   limiter: RateLimiter;

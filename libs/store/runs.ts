@@ -1,0 +1,130 @@
+/**
+ * The `runs` projection: one document per workflow run. Only the executor that owns
+ * the run's workspace writes it (one writer per document, which FerretDB needs);
+ * the API reads it. User data (trigger, step inputs and outputs, the definition) is
+ * kept as JSON text: any key a remote system sends ("$ref", "a.b") is stored as is.
+ */
+import type { Collection, Db } from 'mongodb';
+import type { CollectionSpec } from './mongo.ts';
+import { isDuplicateKey, storeError } from './errors.ts';
+import type { RunError, RunStatus, StepRecord, TriggerType } from '../workflow/run-model.ts';
+import type { WorkflowDefinition } from '../workflow/model.ts';
+
+interface StoredStep extends Omit<StepRecord, 'input' | 'output'> { input: string; output: string }
+
+interface StoredRun {
+  _id: string;
+  workspaceId: string;
+  workflowId: string;
+  version: number;
+  status: RunStatus;
+  triggerType: TriggerType;
+  triggerEventId: string;
+  trigger: string;
+  definition: string;
+  correlationId: string;
+  causationId: string | null;
+  depth: number;
+  steps: Record<string, StoredStep>;
+  error: RunError | null;
+  /** 1, then +1 per retry. */
+  attempt: number;
+  queuedAt: Date;
+  startedAt: Date | null;
+  endedAt: Date | null;
+  updatedAt: Date;
+}
+
+export interface Run {
+  runId: string;
+  workspaceId: string;
+  workflowId: string;
+  version: number;
+  status: RunStatus;
+  triggerType: TriggerType;
+  triggerEventId: string;
+  trigger: unknown;
+  definition: WorkflowDefinition;
+  correlationId: string;
+  causationId: string | null;
+  depth: number;
+  steps: Record<string, StepRecord>;
+  error: RunError | null;
+  attempt: number;
+  queuedAt: Date;
+  startedAt: Date | null;
+  endedAt: Date | null;
+  updatedAt: Date;
+}
+
+export type RunChange = Partial<Pick<Run, 'status' | 'error' | 'attempt' | 'startedAt' | 'endedAt'>>;
+
+export interface RunStore {
+  /** False when the run already exists. */
+  insert(run: Run): Promise<boolean>;
+  get(runId: string): Promise<Run | null>;
+  /** Records a step and, in the same write, any change of the run. */
+  recordStep(runId: string, step: StepRecord, change?: RunChange): Promise<void>;
+  update(runId: string, change: RunChange, options?: { removeSteps?: string[] }): Promise<void>;
+  list(workspaceId: string, workflowId: string, options: { status?: RunStatus; limit: number; beforeQueuedAt?: Date }): Promise<Run[]>;
+}
+
+export const runsCollection: CollectionSpec = {
+  name: 'runs',
+  indexes: [{ name: 'by_workflow', key: { workspaceId: 1, workflowId: 1, queuedAt: -1 } }],
+};
+
+const storeStep = (s: StepRecord): StoredStep => ({ ...s, input: JSON.stringify(s.input ?? null), output: JSON.stringify(s.output ?? null) });
+const readStep = (s: StoredStep): StepRecord => ({ ...s, input: JSON.parse(s.input) as unknown, output: JSON.parse(s.output) as unknown });
+
+function toStored(r: Run): StoredRun {
+  const { runId, trigger, definition, steps, ...rest } = r;
+  return {
+    ...rest, _id: runId, trigger: JSON.stringify(trigger ?? null), definition: JSON.stringify(definition),
+    steps: Object.fromEntries(Object.entries(steps).map(([k, s]) => [k, storeStep(s)])),
+  };
+}
+
+function fromStored(d: StoredRun): Run {
+  const { _id, trigger, definition, steps, ...rest } = d;
+  return {
+    ...rest, runId: _id, trigger: JSON.parse(trigger) as unknown, definition: JSON.parse(definition) as WorkflowDefinition,
+    steps: Object.fromEntries(Object.entries(steps ?? {}).map(([k, s]) => [k, readStep(s)])),
+  };
+}
+
+export function createRunStore(db: Db): RunStore {
+  const runs: Collection<StoredRun> = db.collection<StoredRun>(runsCollection.name);
+  const guard = async <T>(what: string, f: () => Promise<T>): Promise<T> => {
+    try { return await f(); } catch (err) { throw storeError(err, what); }
+  };
+  return {
+    async insert(run) {
+      try {
+        await runs.insertOne(toStored(run));
+        return true;
+      } catch (err) {
+        if (isDuplicateKey(err)) return false;
+        throw storeError(err, `recording run ${run.runId}`);
+      }
+    },
+    get: (runId) => guard('reading a run', async () => {
+      const d = await runs.findOne({ _id: runId });
+      return d ? fromStored(d) : null;
+    }),
+    recordStep: (runId, step, change = {}) => guard(`recording a step of ${runId}`, async () => {
+      await runs.updateOne({ _id: runId }, { $set: { [`steps.${step.key}`]: storeStep(step), ...change, updatedAt: new Date() } });
+    }),
+    update: (runId, change, options = {}) => guard(`updating run ${runId}`, async () => {
+      const unset: Record<string, ''> = Object.fromEntries((options.removeSteps ?? []).map((k) => [`steps.${k}`, ''] as const));
+      await runs.updateOne({ _id: runId }, { $set: { ...change, updatedAt: new Date() }, ...(Object.keys(unset).length > 0 ? { $unset: unset } : {}) });
+    }),
+    list: (workspaceId, workflowId, { status, limit, beforeQueuedAt }) => guard('listing runs', async () => {
+      const filter: Record<string, unknown> = { workspaceId, workflowId };
+      if (status) filter.status = status;
+      if (beforeQueuedAt) filter.queuedAt = { $lt: beforeQueuedAt };
+      const docs = await runs.find(filter).sort({ queuedAt: -1, _id: -1 }).limit(limit).toArray();
+      return docs.map(fromStored);
+    }),
+  };
+}

@@ -1,0 +1,258 @@
+/**
+ * The workflow interpreter: walks a definition's steps in order, renders each step's
+ * input from the trigger and earlier outputs, runs it through its handler (with a
+ * timeout, and retries with backoff for retriable errors) and records the result.
+ *
+ * Resumable: steps already recorded as completed are not run again, their outputs
+ * are reused; a branch's decision and an iterator's items are recorded or re-derived
+ * from recorded outputs, so a resumed run takes the same path. Handlers get a
+ * deterministic `effectId` per step, so an effect repeated after a crash (between the
+ * effect and its record) is recognised downstream.
+ *
+ * Control flow (branch, iterator) lives here; every other step type is a handler,
+ * so new types plug in without touching the interpreter.
+ */
+import { HubError, errorMessage, isRetriable } from '../errors/index.ts';
+import { holds } from '../rules/index.ts';
+import type { Logger } from '../log/index.ts';
+import type { BranchStep, IteratorStep, Step, WorkflowDefinition } from './model.ts';
+import { renderValue, type TemplateScope } from './template.ts';
+import { effectId, stepKey, type RunError, type StepError, type StepRecord } from './run-model.ts';
+import { runErrors, raiseRun } from './run-errors.ts';
+
+/** What a handler knows about the run and the step it executes. */
+export interface StepRunContext {
+  runId: string;
+  workspaceId: string;
+  workflowId: string;
+  stepKey: string;
+  /** Deterministic per (run, step key): use it as the effect's event id or idempotency key. */
+  effectId: string;
+  correlationId: string;
+  /** The run's trigger event: what the step's own events are caused by. */
+  causationId: string;
+  /** Depth of the run's trigger event; an event the step emits is one deeper. */
+  depth: number;
+  /** Per-run memory shared by the run's handlers (records this run wrote, …); lost on a crash. */
+  memory: Map<string, unknown>;
+  /** Compute and show effects without performing them. */
+  dryRun: boolean;
+  attempt: number;
+  /** Aborted on timeout or cancellation. */
+  signal: AbortSignal;
+  /** What templates and rules read at this point. */
+  scope: TemplateScope;
+  now(): number;
+  log: Logger;
+}
+
+export interface StepHandler {
+  /** Defaults to rendering `step.input` strictly (a missing value is a user error). */
+  render?(step: Step, scope: TemplateScope, path: string): unknown;
+  execute(input: unknown, step: Step, ctx: StepRunContext): Promise<unknown>;
+}
+
+export type StepHandlers = ReadonlyMap<string, StepHandler>;
+
+export interface EngineOptions {
+  handlers: StepHandlers;
+  stepTimeoutMs: number;
+  /** Attempts for retriable errors (timeouts, unreachable systems), including the first. */
+  stepMaxAttempts: number;
+  retryBackoffMs: number;
+  retryBackoffMaxMs: number;
+  now(): number;
+  sleep?(ms: number, signal: AbortSignal): Promise<void>;
+  log: Logger;
+}
+
+export interface RunInput {
+  runId: string;
+  workspaceId: string;
+  workflowId: string;
+  definition: WorkflowDefinition;
+  trigger: unknown;
+  triggerEventId: string;
+  correlationId: string;
+  depth: number;
+  dryRun: boolean;
+  /** Steps recorded by earlier attempts of this run. */
+  recorded: Readonly<Record<string, StepRecord>>;
+  /** Persists a step's record (publish, project) before the run moves on. */
+  onStep(record: StepRecord): Promise<void>;
+  /** Aborted to cancel the run: the current step is interrupted, no further step starts. */
+  signal: AbortSignal;
+}
+
+export type RunOutcome =
+  | { status: 'completed' }
+  | { status: 'failed'; error: RunError }
+  | { status: 'cancelled' };
+
+class StepFailed extends Error {
+  constructor(readonly runError: RunError) { super(runError.message); }
+}
+class RunCancelled extends Error {}
+
+function toStepError(err: unknown): StepError {
+  if (err instanceof HubError) return { code: err.code, message: err.message, ...(err.path ? { path: err.path } : {}), retriable: err.retriable };
+  return { code: 'STEP_FAILED', message: errorMessage(err), retriable: isRetriable(err) };
+}
+
+const defaultSleep = (ms: number, signal: AbortSignal) => new Promise<void>((resolve) => {
+  if (signal.aborted) return resolve();
+  const timer = setTimeout(done, ms);
+  function done() { clearTimeout(timer); signal.removeEventListener('abort', done); resolve(); }
+  signal.addEventListener('abort', done, { once: true });
+});
+
+/** Runs `f` with a per-attempt AbortSignal that fires on timeout or when the run is cancelled. */
+async function withTimeout<T>(ms: number, outer: AbortSignal, f: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  if (outer.aborted) throw new RunCancelled();
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  try {
+    return await Promise.race([
+      f(controller.signal),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          const err = raiseRun('STEP_TIMEOUT', `the step did not finish within ${ms} ms`);
+          controller.abort(err);
+          reject(err);
+        }, ms);
+        onAbort = () => { controller.abort(new RunCancelled()); reject(new RunCancelled()); };
+        outer.addEventListener('abort', onAbort, { once: true });
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    if (onAbort) outer.removeEventListener('abort', onAbort);
+  }
+}
+
+export async function executeRun(run: RunInput, o: EngineOptions): Promise<RunOutcome> {
+  const sleep = o.sleep ?? defaultSleep;
+  const log = o.log.child({ runId: run.runId, workspaceId: run.workspaceId });
+  const trigger = run.trigger;
+  const memory = new Map<string, unknown>();
+
+  const leaf = async (step: Step, scope: TemplateScope, key: string, path: string): Promise<unknown> => {
+    const handler = o.handlers.get(step.type);
+    const startedAt = o.now();
+    const record = (status: StepRecord['status'], input: unknown, output: unknown, error: StepError | null, attempts: number): StepRecord =>
+      ({ key, id: step.id, type: step.type, status, input, output, error, attempts, startedAt, endedAt: o.now() });
+    if (!handler) {
+      const error: StepError = { code: runErrors.STEP_TYPE_UNSUPPORTED.code, message: `no handler for step type ${step.type} in this executor`, retriable: false };
+      await run.onStep(record('failed', step.input, null, error, 0));
+      throw new StepFailed({ ...error, stepKey: key });
+    }
+    let input: unknown;
+    try {
+      input = handler.render ? handler.render(step, scope, `${path}/input`) : renderValue(step.input, scope, { strict: true, path: `${path}/input` });
+    } catch (err) {
+      const error = toStepError(err);
+      await run.onStep(record('failed', step.input, null, error, 0));
+      throw new StepFailed({ ...error, stepKey: key });
+    }
+    for (let attempt = 1; ; attempt++) {
+      if (run.signal.aborted) throw new RunCancelled();
+      try {
+        const ctx: StepRunContext = {
+          runId: run.runId, workspaceId: run.workspaceId, workflowId: run.workflowId, stepKey: key,
+          effectId: effectId(run.runId, key), correlationId: run.correlationId, causationId: run.triggerEventId, depth: run.depth, memory,
+          dryRun: run.dryRun, attempt, signal: run.signal, scope, now: o.now, log,
+        };
+        const output = await withTimeout(o.stepTimeoutMs, run.signal, (signal) => handler.execute(input, step, { ...ctx, signal }));
+        await run.onStep(record('completed', input, output ?? null, null, attempt));
+        return output ?? null;
+      } catch (err) {
+        if (err instanceof RunCancelled) throw err;
+        const error = toStepError(err);
+        if (error.retriable && attempt < o.stepMaxAttempts) {
+          const delay = Math.min(o.retryBackoffMaxMs, o.retryBackoffMs * 2 ** (attempt - 1));
+          log.warn({ stepKey: key, attempt, delayMs: delay, code: error.code }, 'step failed; retrying');
+          await sleep(delay, run.signal);
+          continue;
+        }
+        await run.onStep(record('failed', input, null, error, attempt));
+        throw new StepFailed({ ...error, stepKey: key });
+      }
+    }
+  };
+
+  const branch = async (step: BranchStep, scope: TemplateScope, key: string, path: string, iteration: number[]): Promise<void> => {
+    const prior = run.recorded[key];
+    let chosen: number | 'else';
+    if (prior?.status === 'completed') {
+      chosen = (prior.output as { branch: number | 'else' }).branch;
+    } else {
+      const data = { trigger: scope.trigger, steps: scope.steps, item: scope.item, index: scope.index };
+      const startedAt = o.now();
+      try {
+        const i = step.input.branches.findIndex((b) => holds(b.if, data, { now: o.now() }));
+        chosen = i < 0 ? 'else' : i;
+      } catch (err) {
+        const error = toStepError(err);
+        await run.onStep({ key, id: step.id, type: step.type, status: 'failed', input: null, output: null, error, attempts: 1, startedAt, endedAt: o.now() });
+        throw new StepFailed({ ...error, stepKey: key });
+      }
+      // The decision is recorded before the chosen steps run, so a resumed run takes the same way.
+      await run.onStep({ key, id: step.id, type: step.type, status: 'completed', input: null, output: { branch: chosen }, error: null, attempts: 1, startedAt, endedAt: o.now() });
+    }
+    (scope.steps as Record<string, unknown>)[step.id] = { branch: chosen };
+    const steps = chosen === 'else' ? step.input.else : step.input.branches[chosen]!.steps;
+    const at = chosen === 'else' ? `${path}/input/else` : `${path}/input/branches/${chosen}/steps`;
+    await list(steps, scope, iteration, at);
+  };
+
+  const iterator = async (step: IteratorStep, scope: TemplateScope, key: string, path: string, iteration: number[]): Promise<void> => {
+    const startedAt = o.now();
+    let items: unknown;
+    try {
+      items = renderValue(step.input.items, scope, { strict: true, path: `${path}/input/items` });
+      if (!Array.isArray(items)) throw raiseRun('ITERATOR_ITEMS_INVALID', `items must render to an array, got ${items === null ? 'null' : typeof items}`, { path: `${path}/input/items` });
+      if (items.length > step.input.maxItems) throw raiseRun('ITERATOR_TOO_MANY_ITEMS', `items has ${items.length} values, more than maxItems (${step.input.maxItems})`, { path: `${path}/input/items` });
+    } catch (err) {
+      const error = toStepError(err);
+      await run.onStep({ key, id: step.id, type: step.type, status: 'failed', input: null, output: null, error, attempts: 1, startedAt, endedAt: o.now() });
+      throw new StepFailed({ ...error, stepKey: key });
+    }
+    const list_ = items as unknown[];
+    for (let i = 0; i < list_.length; i++) {
+      // Each item sees the steps before the iterator plus its own iteration's outputs.
+      const inner: TemplateScope = { trigger: scope.trigger, steps: { ...scope.steps }, item: list_[i], index: i };
+      await list(step.input.steps, inner, [...iteration, i], `${path}/input/steps`);
+    }
+    const output = { count: list_.length };
+    await run.onStep({ key, id: step.id, type: step.type, status: 'completed', input: { count: list_.length }, output, error: null, attempts: 1, startedAt, endedAt: o.now() });
+    (scope.steps as Record<string, unknown>)[step.id] = output;
+  };
+
+  const list = async (steps: readonly Step[], scope: TemplateScope, iteration: number[], path: string): Promise<void> => {
+    for (let i = 0; i < steps.length; i++) {
+      const step = steps[i]!;
+      const key = stepKey(step.id, iteration);
+      const at = `${path}/${i}`;
+      if (run.signal.aborted) throw new RunCancelled();
+      if (step.type === 'branch') { await branch(step, scope, key, at, iteration); continue; }
+      const prior = run.recorded[key];
+      if (prior?.status === 'completed') {
+        (scope.steps as Record<string, unknown>)[step.id] = prior.output;
+        continue;
+      }
+      if (step.type === 'iterator') { await iterator(step, scope, key, at, iteration); continue; }
+      (scope.steps as Record<string, unknown>)[step.id] = await leaf(step, scope, key, at);
+    }
+  };
+
+  try {
+    await list(run.definition.steps, { trigger, steps: {} }, [], '/steps');
+    return { status: 'completed' };
+  } catch (err) {
+    if (err instanceof RunCancelled) return { status: 'cancelled' };
+    if (err instanceof StepFailed) return { status: 'failed', error: err.runError };
+    // A failure to record (store or broker down) is not the run's fault: the caller retries.
+    throw err;
+  }
+}

@@ -1,0 +1,18 @@
+import { errorFactory } from '../errors/index.ts';
+
+/** Stable codes of run-time failures recorded on runs (and of the runs API). */
+export const runErrorSpecs = {
+  STEP_TIMEOUT: { status: 504, retriable: true },
+  STEP_TYPE_UNSUPPORTED: { status: 422, retriable: false },
+  ITERATOR_ITEMS_INVALID: { status: 422, retriable: false },
+  ITERATOR_TOO_MANY_ITEMS: { status: 422, retriable: false },
+  RECORD_NOT_FOUND: { status: 404, retriable: false },
+  RECORD_VALUES_INVALID: { status: 422, retriable: false },
+  WORKFLOW_LOOP_DEPTH: { status: 422, retriable: false },
+  SEARCH_TOO_BROAD: { status: 422, retriable: false },
+} as const;
+
+export const runErrors = Object.fromEntries(Object.entries(runErrorSpecs).map(([code, spec]) => [code, { code, ...spec }])) as
+  { [K in keyof typeof runErrorSpecs]: { code: K } & (typeof runErrorSpecs)[K] };
+
+export const raiseRun = errorFactory(runErrorSpecs);

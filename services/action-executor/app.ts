@@ -1,0 +1,175 @@
+/**
+ * The action executor's consumer: reads hub.runs, hands requests and commands to the
+ * executor without waiting for runs to finish (many run at once), and commits each
+ * partition only up to its oldest unfinished message (offsets.ts). Events the
+ * executor itself wrote are recognised by their header and skipped undecoded.
+ */
+import type { Consumer, KafkaMessage } from 'kafkajs';
+import type { KafkaRuntime } from '../../libs/kafka/runtime.ts';
+import type { EventBus } from '../../libs/kafka/producer.ts';
+import type { RecordChanged, RunEvent } from '../../libs/kafka/events.ts';
+import { runCommandTypes } from '../../libs/kafka/events.ts';
+import { recordEventMessage } from '../../libs/kafka/record-events.ts';
+import { dlqTopic, topics } from '../../libs/kafka/topics.ts';
+import { createBatchingBus } from '../../libs/kafka/batching-bus.ts';
+import type { Logger } from '../../libs/log/index.ts';
+import type { RecordReader } from '../../libs/store/records.ts';
+import type { RunStore } from '../../libs/store/runs.ts';
+import { errorMessage, HubError, isRetriable } from '../../libs/errors/index.ts';
+import { createRecordStepHandlers } from '../../libs/workflow/steps/records.ts';
+import type { StepHandler } from '../../libs/workflow/engine.ts';
+import { createExecutor, type Executor, type ExecutorLimits } from './executor.ts';
+import { PartitionOffsets } from './offsets.ts';
+
+export const executorGroup = 'action-executor';
+
+export interface ExecutorAppDeps {
+  runtime: KafkaRuntime;
+  runs: RunStore;
+  records: RecordReader;
+  log: Logger;
+  limits: ExecutorLimits & { workflowMaxDepth: number; searchScanMax: number; maxBufferedRuns: number };
+  /** Step types beyond the record steps (code, http, email…). */
+  extraHandlers?: ReadonlyMap<string, StepHandler>;
+  group?: string;
+  now?: () => number;
+  commitIntervalMs?: number;
+}
+
+export interface ExecutorApp {
+  executor: Executor;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const COMMANDS: ReadonlySet<string> = new Set(runCommandTypes);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function createExecutorApp(d: ExecutorAppDeps): ExecutorApp {
+  const group = d.runtime.group(d.group ?? executorGroup);
+  const runsTopic = d.runtime.topic(topics.runs);
+  const recordsTopic = d.runtime.topic(topics.records);
+  const dlq = d.runtime.topic(dlqTopic(d.group ?? executorGroup));
+  const log = d.log.child({ group });
+  const bus: EventBus = createBatchingBus(d.runtime.bus);
+  const now = d.now ?? Date.now;
+  const handlers = new Map<string, StepHandler>([
+    ...createRecordStepHandlers({
+      reader: d.records,
+      publish: (events: RecordChanged[]) => bus.publish(recordsTopic, events.map(recordEventMessage)),
+      maxDepth: d.limits.workflowMaxDepth,
+      searchScanMax: d.limits.searchScanMax,
+    }),
+    ...(d.extraHandlers ?? []),
+  ]);
+  const executor = createExecutor({ runs: d.runs, bus, runsTopic, handlers, limits: d.limits, log, now });
+  const consumer: Consumer = d.runtime.kafka.consumer({
+    groupId: group, sessionTimeout: 10_000, heartbeatInterval: 1_000, rebalanceTimeout: 60_000, allowAutoTopicCreation: false,
+  });
+  const partitions = new Map<number, PartitionOffsets>();
+  const committed = new Map<number, string>();
+  let stopping = false;
+  let commitTimer: NodeJS.Timeout | undefined;
+
+  async function commit(): Promise<void> {
+    const offsets = [];
+    for (const [partition, tracker] of partitions) {
+      const offset = tracker.committable();
+      if (offset !== null && committed.get(partition) !== offset) offsets.push({ topic: runsTopic, partition, offset });
+    }
+    if (offsets.length === 0) return;
+    try {
+      await consumer.commitOffsets(offsets);
+      for (const o of offsets) committed.set(o.partition, o.offset);
+    } catch (err) {
+      // Lost the partition in a rebalance, or the coordinator moved: the next tick tries again.
+      log.debug({ err: errorMessage(err) }, 'offset commit failed');
+    }
+  }
+
+  async function park(partition: number, m: KafkaMessage, err: unknown): Promise<void> {
+    log.warn({ partition, offset: m.offset, err: errorMessage(err) }, 'hub.runs message parked on DLQ');
+    await d.runtime.bus.publishRaw(dlq, [{
+      key: m.key, value: m.value,
+      headers: { ...(m.headers as Record<string, string | Buffer>), 'dlq.error.code': err instanceof HubError ? err.code : 'HANDLER_FAILED', 'dlq.error.message': errorMessage(err).slice(0, 2000), 'dlq.source.topic': runsTopic, 'dlq.source.partition': String(partition), 'dlq.source.offset': m.offset, 'dlq.group': group },
+    }]);
+  }
+
+  return {
+    executor,
+    async start() {
+      await consumer.connect();
+      consumer.on(consumer.events.GROUP_JOIN, (e) => {
+        const assigned = new Set((e.payload.memberAssignment[runsTopic] ?? []).map(Number));
+        const lost = new Set<string>();
+        for (const p of [...partitions.keys()]) {
+          if (assigned.has(p)) continue;
+          lost.add(String(p));
+          partitions.delete(p);
+          committed.delete(p);
+        }
+        if (lost.size > 0) {
+          log.info({ partitions: [...lost] }, 'partitions moved to another executor; their runs are handed over');
+          executor.abandon(lost);
+        }
+        // Messages re-read after a rebalance start a fresh account.
+        for (const p of assigned) partitions.delete(p);
+      });
+      await consumer.subscribe({ topic: runsTopic, fromBeginning: true });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: 64,
+        eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+          const activeNow = () => !stopping && isRunning() && !isStale();
+          let tracker = partitions.get(batch.partition);
+          if (!tracker) { tracker = new PartitionOffsets(); partitions.set(batch.partition, tracker); }
+          const mine = tracker;
+          for (const m of batch.messages) {
+            if (!activeNow()) break;
+            const type = m.headers?.['hub.event-type']?.toString();
+            if (type !== undefined && !COMMANDS.has(type)) {
+              mine.skip(m.offset);
+              resolveOffset(m.offset);
+              continue;
+            }
+            mine.begin(m.offset);
+            let accepted = false;
+            for (let attempt = 1; !accepted && activeNow(); attempt++) {
+              try {
+                const value = await d.runtime.serde.decode<RunEvent>(batch.topic, m.value);
+                if (!COMMANDS.has(value.type)) { mine.end(m.offset); accepted = true; break; }
+                const { done } = await executor.handle(value, String(batch.partition));
+                void done.then(() => mine.end(m.offset));
+                accepted = true;
+              } catch (err) {
+                if (!isRetriable(err) && (err instanceof HubError || attempt >= 3)) {
+                  await park(batch.partition, m, err).then(() => { mine.end(m.offset); accepted = true; }, (e: unknown) => log.error({ err: errorMessage(e) }, 'cannot park'));
+                  if (accepted) break;
+                }
+                await sleep(Math.min(5000, 100 * 2 ** attempt));
+                await heartbeat().catch(() => undefined);
+              }
+            }
+            if (!accepted) break;
+            resolveOffset(m.offset);
+            // Back-pressure: hold the partition while too many runs wait in memory.
+            while (executor.inFlight() >= d.limits.maxBufferedRuns && activeNow()) {
+              await sleep(50);
+              await heartbeat().catch(() => undefined);
+            }
+          }
+          await heartbeat().catch(() => undefined);
+        },
+      });
+      commitTimer = setInterval(() => { void commit(); }, d.commitIntervalMs ?? 500);
+    },
+    async stop() {
+      stopping = true;
+      clearInterval(commitTimer);
+      await executor.stop();
+      await commit();
+      await consumer.disconnect();
+    },
+  };
+}

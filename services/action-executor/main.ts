@@ -1,0 +1,30 @@
+import { loadConfigOrExit } from '../../libs/config/index.ts';
+import { createLogger } from '../../libs/log/index.ts';
+import { startKafkaRuntime } from '../../libs/kafka/runtime.ts';
+import { connectStore, ensureCollections } from '../../libs/store/mongo.ts';
+import { createRecordReader, recordsCollection } from '../../libs/store/records.ts';
+import { createRunStore, runsCollection } from '../../libs/store/runs.ts';
+import { runService } from '../../libs/service/run.ts';
+import { executorConfigSpec } from './config.ts';
+import { createExecutorApp, executorGroup } from './app.ts';
+
+const config = loadConfigOrExit(executorConfigSpec);
+const log = createLogger({ service: 'action-executor', level: config.logLevel });
+
+await runService(log, async (onStop) => {
+  const store = await connectStore(config.mongodbUri, config.mongodbDatabase);
+  onStop(store.close);
+  await ensureCollections(store.db, [recordsCollection, runsCollection]);
+  const runtime = await startKafkaRuntime(config, log, { groups: [executorGroup] });
+  onStop(runtime.close);
+  const app = createExecutorApp({
+    runtime, runs: createRunStore(store.db), records: createRecordReader(store.db), log,
+    limits: {
+      runsPerWorkspace: config.runsPerWorkspace, stepTimeoutMs: config.stepTimeoutMs, stepMaxAttempts: config.stepMaxAttempts,
+      retryBackoffMs: config.stepRetryBackoffMs, retryBackoffMaxMs: 30_000, workflowMaxDepth: config.workflowMaxDepth,
+      searchScanMax: config.searchScanMax, maxBufferedRuns: config.maxBufferedRuns,
+    },
+  });
+  onStop(app.stop);
+  await app.start();
+});

@@ -1,0 +1,96 @@
+/**
+ * What the trigger matcher decides: which runs an arriving event starts. Pure
+ * functions of (event, index, clock); app.ts publishes what they return. A run's id
+ * derives from (workflow, version, trigger event id), so matching the same event
+ * twice (a replay, two matcher replicas) requests the same run, which the executor
+ * starts once.
+ */
+import type { RecordChanged, RunEvent, WebhookReceived } from '../../libs/kafka/events.ts';
+import type { Envelope } from '../../libs/kafka/envelope.ts';
+import type { OutgoingEvent } from '../../libs/kafka/producer.ts';
+import type { Logger } from '../../libs/log/index.ts';
+import { holds } from '../../libs/rules/index.ts';
+import type { RecordTrigger } from '../../libs/workflow/model.ts';
+import { deriveRunId, effectId, type RunRequest } from '../../libs/workflow/run-model.ts';
+import type { ActiveWorkflow, WorkflowIndex } from './workflow-index.ts';
+
+export interface MatchDeps {
+  index: WorkflowIndex;
+  now(): number;
+  log: Logger;
+}
+
+/** The run.requested event for `wf` and a trigger; keyed by workspace (one executor owns it). */
+export function runRequested(wf: ActiveWorkflow, cause: Pick<Envelope, 'eventId' | 'correlationId' | 'causationDepth'>, triggerType: RunRequest['triggerType'], trigger: unknown, now: number): OutgoingEvent {
+  const runId = deriveRunId(wf.workflowId, wf.version, cause.eventId);
+  const request: Omit<RunRequest, 'runId' | 'workspaceId' | 'workflowId' | 'version'> = {
+    definition: wf.definition, triggerType, triggerEventId: cause.eventId, trigger,
+    correlationId: cause.correlationId, causationId: cause.eventId, depth: cause.causationDepth, requestedAt: now,
+  };
+  const value: RunEvent = {
+    eventId: effectId(runId, 'requested'), type: 'run.requested', workspaceId: wf.workspaceId, occurredAt: now,
+    correlationId: cause.correlationId, causationId: cause.eventId, causationDepth: cause.causationDepth,
+    runId, workflowId: wf.workflowId, version: wf.version, stepKey: null, data: JSON.stringify(request),
+  };
+  return { key: wf.workspaceId, value, headers: { 'hub.event-type': 'run.requested', 'hub.run-id': runId } };
+}
+
+function parseObject(json: string | null): Record<string, unknown> | null {
+  if (json === null) return null;
+  const v = JSON.parse(json) as unknown;
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? v as Record<string, unknown> : null;
+}
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/** Fields an update changed: as the producer said, else as the before/after difference shows. */
+export function changedFields(ev: RecordChanged, record: Record<string, unknown> | null, before: Record<string, unknown> | null): Set<string> {
+  const changed = new Set(ev.updatedFields);
+  if (record && before) {
+    for (const k of new Set([...Object.keys(record), ...Object.keys(before)])) if (!same(record[k], before[k])) changed.add(k);
+  } else if (record && changed.size === 0) {
+    Object.keys(record).forEach((k) => changed.add(k));
+  }
+  return changed;
+}
+
+export function matchRecordChanged(ev: RecordChanged, d: MatchDeps): OutgoingEvent[] {
+  const candidates = d.index.recordWorkflows(ev.workspaceId, ev.type, ev.object);
+  if (candidates.length === 0) return [];
+  const record = parseObject(ev.record);
+  const before = parseObject(ev.before);
+  const view = (fields: Record<string, unknown> | null) => (fields ? { ...fields, id: ev.recordId } : null);
+  const data = { record: view(record), before: view(before) };
+  const out: OutgoingEvent[] = [];
+  let changed: Set<string> | undefined;
+  for (const wf of candidates) {
+    const trigger = wf.definition.trigger as RecordTrigger;
+    if (trigger.type === 'record.updated' && trigger.fields && trigger.fields.length > 0) {
+      changed ??= changedFields(ev, record, before);
+      if (!trigger.fields.some((f) => changed!.has(f))) continue;
+    }
+    if (trigger.filter !== undefined) {
+      try {
+        if (!holds(trigger.filter, data, { now: d.now() })) continue;
+      } catch (err) {
+        d.log.warn({ workflowId: wf.workflowId, eventId: ev.eventId, err: (err as Error).message }, 'trigger filter failed on this event; no run started');
+        continue;
+      }
+    }
+    out.push(runRequested(wf, ev, ev.type, {
+      type: ev.type, object: ev.object, recordId: ev.recordId, record: data.record, before: data.before,
+      updatedFields: [...(changed ?? changedFields(ev, record, before))], eventId: ev.eventId, occurredAt: new Date(ev.occurredAt).toISOString(),
+    }, d.now()));
+  }
+  return out;
+}
+
+export function matchWebhook(ev: WebhookReceived, d: MatchDeps): OutgoingEvent[] {
+  if (ev.workflowId === null) return [];
+  const wf = d.index.workflow(ev.workflowId);
+  if (!wf || wf.workspaceId !== ev.workspaceId || wf.definition.trigger.type !== 'webhook') return [];
+  const body = parseObject(ev.body) ?? {};
+  return [runRequested(wf, ev, 'webhook', {
+    body, method: ev.method, headers: ev.headers, hookId: ev.hookId, webhookId: ev.webhookId, receivedAt: new Date(ev.occurredAt).toISOString(),
+  }, d.now())];
+}
