@@ -4,7 +4,7 @@
  * in, frozen. Plain JSON, so it is stored as is.
  *
  * Data a run sees (what templates and rules read):
- * - `trigger`: record triggers `{object, recordId, record, before, updatedFields}`;
+ * - `trigger`: record triggers `{type, object, recordId, record, before, updatedFields, version, eventId, occurredAt}`;
  *   webhook `{body, query, method}`; schedule `{scheduledAt}`; manual `{object?, record?, records?}`.
  * - `steps.<id>`: the output of an earlier step (record.search `{records, count}`,
  *   record.create/update `{record}`, record.delete `{recordId}`, branch `{branch}`,

@@ -79,7 +79,7 @@ export function matchRecordChanged(ev: RecordChanged, d: MatchDeps): OutgoingEve
     }
     out.push(runRequested(wf, ev, ev.type, {
       type: ev.type, object: ev.object, recordId: ev.recordId, record: data.record, before: data.before,
-      updatedFields: [...(changed ?? changedFields(ev, record, before))], eventId: ev.eventId, occurredAt: new Date(ev.occurredAt).toISOString(),
+      updatedFields: [...(changed ?? changedFields(ev, record, before))], version: ev.version, eventId: ev.eventId, occurredAt: new Date(ev.occurredAt).toISOString(),
     }, d.now()));
   }
   return out;

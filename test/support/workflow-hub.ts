@@ -43,7 +43,7 @@ export interface WorkflowHub {
   /** Runs of a workflow as the projection has them. */
   runsOf(workflowId: string): Promise<Run[]>;
   startExecutor(limits?: Partial<ExecutorTestLimits>, extraHandlers?: ReadonlyMap<string, StepHandler>): Promise<ExecutorApp>;
-  startMatcher(): Promise<MatcherApp>;
+  startMatcher(options?: { now?: () => number }): Promise<MatcherApp>;
   close(): Promise<void>;
 }
 
@@ -91,8 +91,8 @@ export async function startWorkflowHub(label: string, options: { executors?: num
       executors.push(app);
       return app;
     },
-    async startMatcher() {
-      const app = createMatcherApp({ runtime, cursors: createScheduleCursors(t.store.db), log, scheduleCheckMs: options.scheduleCheckMs ?? 200 });
+    async startMatcher(o = {}) {
+      const app = createMatcherApp({ runtime, cursors: createScheduleCursors(t.store.db), log, scheduleCheckMs: options.scheduleCheckMs ?? 200, ...(o.now ? { now: o.now } : {}) });
       await app.start();
       matchers.push(app);
       return app;

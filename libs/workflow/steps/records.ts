@@ -34,12 +34,28 @@ export function recordView(recordId: string, fields: Record<string, unknown>): R
 
 const memoKey = (object: string, recordId: string) => `record:${object}:${recordId}`;
 
-/** The record as this run last wrote it, else as the projection has it. */
+/** The trigger's record, when the trigger is a change of this very record. */
+function triggerRecord(ctx: StepRunContext, object: string, recordId: string): Known | null {
+  const t = ctx.scope.trigger as { object?: unknown; recordId?: unknown; record?: unknown; version?: unknown; eventId?: unknown; type?: unknown } | undefined;
+  if (!t || t.object !== object || t.recordId !== recordId || typeof t.version !== 'number' || typeof t.eventId !== 'string') return null;
+  const deleted = t.type === 'record.deleted';
+  const fields = typeof t.record === 'object' && t.record !== null ? { ...(t.record as Record<string, unknown>) } : {};
+  delete fields.id;
+  return { fields, deleted, version: t.version, eventId: t.eventId };
+}
+
+/**
+ * The record as this run last wrote it, else the newer of the projection's copy and
+ * the trigger's (the projector may not have applied the triggering change yet).
+ */
 async function current(d: RecordStepDeps, ctx: StepRunContext, object: string, recordId: string): Promise<Known | null> {
   const mine = ctx.memory.get(memoKey(object, recordId)) as Known | undefined;
   if (mine) return mine;
   const doc = await d.reader.get(ctx.workspaceId, object, recordId);
-  return doc ? { fields: doc.fields, deleted: doc.deleted, version: doc.version, eventId: doc.eventId } : null;
+  const stored = doc ? { fields: doc.fields, deleted: doc.deleted, version: doc.version, eventId: doc.eventId } : null;
+  const fromTrigger = triggerRecord(ctx, object, recordId);
+  if (fromTrigger && (!stored || fromTrigger.version > stored.version)) return fromTrigger;
+  return stored;
 }
 
 function recordIdOf(value: unknown, path: string): string {
