@@ -7,7 +7,7 @@
 import type { Collection, Db } from 'mongodb';
 import type { CollectionSpec } from './mongo.ts';
 import { isDuplicateKey, storeError } from './errors.ts';
-import type { RunError, RunStatus, StepRecord, TriggerType } from '../workflow/run-model.ts';
+import type { RunError, RunRequest, RunStatus, StepRecord, TriggerType } from '../workflow/run-model.ts';
 import type { WorkflowDefinition } from '../workflow/model.ts';
 
 interface StoredStep extends Omit<StepRecord, 'input' | 'output'> { input: string; output: string }
@@ -59,9 +59,21 @@ export interface Run {
 
 export type RunChange = Partial<Pick<Run, 'status' | 'error' | 'attempt' | 'startedAt' | 'endedAt'>>;
 
+/** A new run as its request describes it: queued, nothing done yet. */
+export function runFromRequest(r: RunRequest, now: Date): Run {
+  return {
+    runId: r.runId, workspaceId: r.workspaceId, workflowId: r.workflowId, version: r.version, status: 'queued',
+    triggerType: r.triggerType, triggerEventId: r.triggerEventId, trigger: r.trigger, definition: r.definition,
+    correlationId: r.correlationId, causationId: r.causationId, depth: r.depth, steps: {}, error: null, attempt: 1,
+    queuedAt: new Date(r.requestedAt), startedAt: null, endedAt: null, updatedAt: now,
+  };
+}
+
 export interface RunStore {
   /** False when the run already exists. */
   insert(run: Run): Promise<boolean>;
+  /** Removes a run that was never requested after all (its request could not be published). */
+  remove(runId: string): Promise<void>;
   get(runId: string): Promise<Run | null>;
   /** Records a step and, in the same write, any change of the run. */
   recordStep(runId: string, step: StepRecord, change?: RunChange): Promise<void>;
@@ -108,6 +120,7 @@ export function createRunStore(db: Db): RunStore {
         throw storeError(err, `recording run ${run.runId}`);
       }
     },
+    remove: async (runId) => { await guard('removing a run', () => runs.deleteOne({ _id: runId, status: 'queued', startedAt: null })); },
     get: (runId) => guard('reading a run', async () => {
       const d = await runs.findOne({ _id: runId });
       return d ? fromStored(d) : null;

@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import type { EventBus } from '../../libs/kafka/producer.ts';
 import type { RunEvent, RunEventType } from '../../libs/kafka/events.ts';
 import type { Logger } from '../../libs/log/index.ts';
-import type { Run, RunChange, RunStore } from '../../libs/store/runs.ts';
+import { runFromRequest, type Run, type RunChange, type RunStore } from '../../libs/store/runs.ts';
 import { errorMessage, isRetriable } from '../../libs/errors/index.ts';
 import { executeRun, type EngineOptions, type RunOutcome, type StepHandlers } from '../../libs/workflow/engine.ts';
 import { isTerminal, type RunError, type RunRequest, type StepRecord } from '../../libs/workflow/run-model.ts';
@@ -63,15 +63,6 @@ export interface Executor {
 class Abandoned extends Error {}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export function runFromRequest(r: RunRequest, now: Date): Run {
-  return {
-    runId: r.runId, workspaceId: r.workspaceId, workflowId: r.workflowId, version: r.version, status: 'queued',
-    triggerType: r.triggerType, triggerEventId: r.triggerEventId, trigger: r.trigger, definition: r.definition,
-    correlationId: r.correlationId, causationId: r.causationId, depth: r.depth, steps: {}, error: null, attempt: 1,
-    queuedAt: new Date(r.requestedAt), startedAt: null, endedAt: null, updatedAt: now,
-  };
-}
 
 export function createExecutor(d: ExecutorDeps): Executor {
   const active = new Map<string, ActiveRun>();

@@ -29,8 +29,8 @@ export interface IngressDeps {
   workflows: WorkflowStore;
   ledger: AcceptedIdLedger;
   records: RecordReader;
-  /** Read side of runs (the executor writes them). */
-  runs: Pick<RunStore, 'get' | 'list'>;
+  /** Runs: read here; written by the executor, except manual runs' first record (queued). */
+  runs: Pick<RunStore, 'get' | 'list' | 'insert' | 'remove'>;
   /** Dry runs (`POST /v1/workflows/:id/test`) execute here, with handlers that perform no effect. */
   dryRun: { handlers: StepHandlers; timeoutMs: number; stepTimeoutMs: number };
   secrets: SecretBox;

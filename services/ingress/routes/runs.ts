@@ -12,7 +12,7 @@ import type { RouteTable } from '../http.ts';
 import type { Principal } from '../auth.ts';
 import type { RunEvent } from '../../../libs/kafka/events.ts';
 import type { OutgoingEvent } from '../../../libs/kafka/producer.ts';
-import type { Run } from '../../../libs/store/runs.ts';
+import { runFromRequest, type Run } from '../../../libs/store/runs.ts';
 import { isWorkflowId } from '../store/workflows.ts';
 import { deriveRunId, effectId, isRunId, runStatuses, type RunRequest, type RunStatus, type StepRecord } from '../../../libs/workflow/run-model.ts';
 import { executeRun } from '../../../libs/workflow/engine.ts';
@@ -53,7 +53,7 @@ function command(type: 'run.retry-requested' | 'run.cancel-requested', run: Run,
   return { key: run.workspaceId, value, headers: { 'hub.event-type': type, 'hub.run-id': run.runId } };
 }
 
-function requested(wf: ActiveWorkflowVersion, triggerEventId: string, trigger: unknown, now: number): { runId: string; message: OutgoingEvent } {
+function requested(wf: ActiveWorkflowVersion, triggerEventId: string, trigger: unknown, now: number): { runId: string; run: Run; message: OutgoingEvent } {
   const runId = deriveRunId(wf.workflowId, wf.version, triggerEventId);
   const request: Omit<RunRequest, 'runId' | 'workspaceId' | 'workflowId' | 'version'> = {
     definition: wf.definition, triggerType: wf.definition.trigger.type, triggerEventId, trigger,
@@ -64,7 +64,8 @@ function requested(wf: ActiveWorkflowVersion, triggerEventId: string, trigger: u
     correlationId: triggerEventId, causationId: null, causationDepth: 0, runId, workflowId: wf.workflowId, version: wf.version, stepKey: null,
     data: JSON.stringify(request),
   };
-  return { runId, message: { key: wf.workspaceId, value, headers: { 'hub.event-type': 'run.requested', 'hub.run-id': runId } } };
+  const run = runFromRequest({ ...request, runId, workspaceId: wf.workspaceId, workflowId: wf.workflowId, version: wf.version }, new Date(now));
+  return { runId, run, message: { key: wf.workspaceId, value, headers: { 'hub.event-type': 'run.requested', 'hub.run-id': runId } } };
 }
 
 export function runRoutes(app: FastifyInstance, d: IngressDeps, routes: RouteTable, authenticate: (r: FastifyRequest) => Promise<Principal>): void {
@@ -107,7 +108,7 @@ export function runRoutes(app: FastifyInstance, d: IngressDeps, routes: RouteTab
       : randomUUID();
     const input = (body.input ?? {}) as Record<string, unknown>;
     const now = d.now();
-    let starts: { runId: string; message: OutgoingEvent }[];
+    let starts: { runId: string; run: Run; message: OutgoingEvent }[];
     const availability = trigger.type === 'manual' ? trigger.availability : 'global';
     if (availability === 'global') {
       if (body.recordIds !== undefined) throw raise('BODY_INVALID', 'this workflow runs without records (availability "global"); remove recordIds', { path: '/recordIds' });
@@ -132,7 +133,15 @@ export function runRoutes(app: FastifyInstance, d: IngressDeps, routes: RouteTab
       });
       starts = records.map((r) => requested(wf, `manual:${requestId}:${r!.recordId}`, { object, record: recordView(r!.recordId, r!.fields), input }, now));
     }
-    await d.bus.publish(d.runsTopic, starts.map((s) => s.message));
+    // Recorded as queued before the request is published, so the run can be read (and
+    // cancelled) as soon as the 202 is out; the executor takes the record over.
+    const inserted = await Promise.all(starts.map((s) => d.runs.insert(s.run)));
+    try {
+      await d.bus.publish(d.runsTopic, starts.filter((_, i) => inserted[i]).map((s) => s.message));
+    } catch (err) {
+      await Promise.all(starts.filter((_, i) => inserted[i]).map((s) => d.runs.remove(s.runId).catch(() => undefined)));
+      throw err;
+    }
     d.log.info({ workspaceId: principal.workspaceId, workflowId: w._id, runs: starts.length }, 'manual runs requested');
     return reply.code(202).send({ runIds: starts.map((s) => s.runId) });
   });
