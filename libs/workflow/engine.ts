@@ -63,6 +63,8 @@ export interface EngineOptions {
   retryBackoffMaxMs: number;
   now(): number;
   sleep?(ms: number, signal: AbortSignal): Promise<void>;
+  /** Called between a step's effect and its record (crash tests kill the process here). */
+  afterEffect?(step: Step, stepKey: string): void;
   log: Logger;
 }
 
@@ -164,6 +166,7 @@ export async function executeRun(run: RunInput, o: EngineOptions): Promise<RunOu
           dryRun: run.dryRun, attempt, signal: run.signal, scope, now: o.now, log,
         };
         const output = await withTimeout(o.stepTimeoutMs, run.signal, (signal) => handler.execute(input, step, { ...ctx, signal }));
+        o.afterEffect?.(step, key);
         await run.onStep(record('completed', input, output ?? null, null, attempt));
         return output ?? null;
       } catch (err) {

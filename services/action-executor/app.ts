@@ -18,7 +18,7 @@ import type { RunStore } from '../../libs/store/runs.ts';
 import { errorMessage, HubError, isRetriable } from '../../libs/errors/index.ts';
 import { createRecordStepHandlers } from '../../libs/workflow/steps/records.ts';
 import type { StepHandler } from '../../libs/workflow/engine.ts';
-import { createExecutor, type Executor, type ExecutorLimits } from './executor.ts';
+import { createExecutor, type Executor, type ExecutorDeps, type ExecutorLimits } from './executor.ts';
 import { PartitionOffsets } from './offsets.ts';
 
 export const executorGroup = 'action-executor';
@@ -34,6 +34,7 @@ export interface ExecutorAppDeps {
   group?: string;
   now?: () => number;
   commitIntervalMs?: number;
+  afterEffect?: ExecutorDeps['afterEffect'];
 }
 
 export interface ExecutorApp {
@@ -62,7 +63,7 @@ export function createExecutorApp(d: ExecutorAppDeps): ExecutorApp {
     }),
     ...(d.extraHandlers ?? []),
   ]);
-  const executor = createExecutor({ runs: d.runs, bus, runsTopic, handlers, limits: d.limits, log, now });
+  const executor = createExecutor({ runs: d.runs, bus, runsTopic, handlers, limits: d.limits, log, now, ...(d.afterEffect ? { afterEffect: d.afterEffect } : {}) });
   const consumer: Consumer = d.runtime.kafka.consumer({
     groupId: group, sessionTimeout: 10_000, heartbeatInterval: 1_000, rebalanceTimeout: 60_000, allowAutoTopicCreation: false,
   });

@@ -35,6 +35,7 @@ export interface ExecutorDeps {
   limits: ExecutorLimits;
   log: Logger;
   now(): number;
+  afterEffect?: EngineOptions['afterEffect'];
 }
 
 interface ActiveRun {
@@ -75,6 +76,7 @@ export function createExecutor(d: ExecutorDeps): Executor {
     retryBackoffMaxMs: d.limits.retryBackoffMaxMs,
     now: d.now,
     log,
+    ...(d.afterEffect ? { afterEffect: d.afterEffect } : {}),
   };
   const scheduler = new WorkspaceScheduler<ActiveRun>(d.limits.runsPerWorkspace, (ar) => start(ar));
   let stopping = false;

@@ -5,6 +5,7 @@ import { connectStore, ensureCollections } from '../../libs/store/mongo.ts';
 import { createRecordReader, recordsCollection } from '../../libs/store/records.ts';
 import { createRunStore, runsCollection } from '../../libs/store/runs.ts';
 import { runService } from '../../libs/service/run.ts';
+import { failpoint } from '../../libs/service/failpoints.ts';
 import { executorConfigSpec } from './config.ts';
 import { createExecutorApp, executorGroup } from './app.ts';
 
@@ -24,6 +25,7 @@ await runService(log, async (onStop) => {
       retryBackoffMs: config.stepRetryBackoffMs, retryBackoffMaxMs: 30_000, workflowMaxDepth: config.workflowMaxDepth,
       searchScanMax: config.searchScanMax, maxBufferedRuns: config.maxBufferedRuns,
     },
+    afterEffect: (step) => failpoint('after-step-effect', step.id),
   });
   onStop(app.stop);
   await app.start();

@@ -1,0 +1,92 @@
+/**
+ * The action executor as a process, killed (SIGKILL) between a step's effect and the
+ * step's record, then restarted: every run completes, and no step is done twice.
+ * The matcher and the projector run as processes too; the API is in-process.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, existsSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startTestIngress, type TestIngress } from '../support/ingress.ts';
+import { envFor, startService, type ServiceProcess } from '../support/process.ts';
+import { eventually, sleep } from '../support/env.ts';
+import { readTopic } from '../support/topic.ts';
+import { topics } from '../../libs/kafka/topics.ts';
+import type { RecordChanged } from '../../libs/kafka/events.ts';
+import { createRunStore } from '../../libs/store/runs.ts';
+
+let t: TestIngress;
+const processes: ServiceProcess[] = [];
+after(async () => {
+  await Promise.all(processes.map((p) => p.kill('SIGKILL')));
+  await t?.close();
+});
+
+test('killed between a step\'s effect and its record, the restarted executor completes every run without doing a step twice', async () => {
+  t = await startTestIngress('execcrash');
+  const ws = await t.createWorkspace();
+  const call = (method: 'POST' | 'GET', url: string, payload?: unknown) => t.app.inject({ method, url, headers: { authorization: `Bearer ${ws.apiKey}` }, ...(payload === undefined ? {} : { payload: payload as object }) });
+  const marker = path.join(mkdtempSync(path.join(tmpdir(), 'hub-failpoint-')), 'fired');
+  const env = envFor(t.config, { HUB_FAILPOINTS: 'after-step-effect:entry', HUB_FAILPOINT_MARKER: marker });
+
+  const created = await call('POST', '/v1/workflows', {
+    name: 'Post invoices', trigger: { type: 'record.created', object: 'invoices' },
+    steps: [
+      { id: 'entry', type: 'record.create', input: { object: 'ledger', values: { invoice: '{{trigger.recordId}}', amount: '{{trigger.record.amount}}' } } },
+      { id: 'post', type: 'record.update', input: { object: 'invoices', recordId: '{{trigger.recordId}}', values: { posted: true, entry: '{{steps.entry.record.id}}' } } },
+    ],
+  });
+  const workflowId = (created.json() as { workflowId: string }).workflowId;
+  assert.equal((await call('POST', `/v1/workflows/${workflowId}/activate`)).statusCode, 200);
+
+  for (const name of ['record-projector', 'trigger-matcher']) {
+    const p = startService(name, env);
+    processes.push(p);
+    await p.started;
+  }
+  const first = startService('action-executor', env);
+  processes.push(first);
+  await first.started;
+
+  const n = 30;
+  const sent = await call('POST', '/v1/events', { events: Array.from({ length: n }, (_, i) => ({ type: 'record.created', object: 'invoices', recordId: `inv${i}`, record: { amount: 100 + i } })) });
+  assert.equal(sent.statusCode, 202, sent.body);
+
+  const code = await Promise.race([first.exited, sleep(60_000).then(() => 'still running')]);
+  assert.notEqual(code, 'still running', 'the failpoint killed the executor');
+  assert.ok(existsSync(marker), 'killed at the failpoint');
+  assert.match(readFileSync(marker, 'utf8'), /after-step-effect:entry/);
+
+  const second = startService('action-executor', env);
+  processes.push(second);
+  await second.started;
+
+  const runs = createRunStore(t.store.db);
+  const all = await eventually(`${n} runs completed`, async () => {
+    const list = await runs.list(ws.workspaceId, workflowId, { limit: 1000 });
+    return list.length === n && list.every((r) => r.status === 'completed') ? list : null;
+  }, 120_000, 250);
+  assert.ok(all.every((r) => r.steps.entry!.status === 'completed' && r.steps.post!.status === 'completed'));
+
+  // One ledger entry per invoice: the repeated effect was the same event (same id), applied once.
+  const records = t.store.db.collection('records');
+  await eventually('every invoice posted', async () => (await records.countDocuments({ object: 'invoices', 'fields.posted': true })) === n, 60_000, 250);
+  assert.equal(await records.countDocuments({ object: 'ledger' }), n);
+  const ledgerEvents = (await readTopic<RecordChanged>(t.runtime, t.runtime.topic(topics.records))).map((m) => m.value).filter((e) => e.object === 'ledger');
+  const distinct = new Set(ledgerEvents.map((e) => e.eventId));
+  assert.equal(distinct.size, n, 'one ledger event id per run');
+  assert.ok(ledgerEvents.length <= n + 1, `at most the interrupted effect was published again (${ledgerEvents.length} messages)`);
+  for (const r of all) {
+    const entryId = (r.steps.entry!.output as { record: { id: string } }).record.id;
+    const invoice = await records.findOne({ object: 'invoices', recordId: (r.trigger as { recordId: string }).recordId });
+    assert.equal((invoice!.fields as { entry: string }).entry, entryId, 'the post step used the entry the run recorded');
+  }
+  // The interrupted run (if its effect reached Kafka before the kill) published the same event again on restart.
+  const repeatedSources = [...distinct].map((id) => ledgerEvents.filter((e) => e.eventId === id)).filter((same) => same.length > 1).map((same) => same[0]!.source);
+  assert.ok(repeatedSources.length <= 1);
+  for (const source of repeatedSources) {
+    const run = all.find((r) => source.endsWith(r.runId))!;
+    assert.equal(run.steps.entry!.attempts, 1, 'the re-executed step was one attempt: it found its own effect');
+  }
+});
