@@ -45,7 +45,12 @@ export interface WorkflowChanged extends Envelope {
   hookId: string | null;
 }
 
-export const runCommandTypes = ['run.requested', 'run.retry-requested', 'run.cancel-requested'] as const;
+/**
+ * What the executor acts on. `step.result` delivers the outcome of work done outside
+ * the executor for a waiting step (a notification's delivery): `stepKey` carries the
+ * result id, `data` a StepResult.
+ */
+export const runCommandTypes = ['run.requested', 'run.retry-requested', 'run.cancel-requested', 'step.result'] as const;
 export const runRecordTypes = ['run.retried', 'run.started', 'step.completed', 'step.failed', 'run.completed', 'run.failed', 'run.cancelled'] as const;
 export type RunEventType = (typeof runCommandTypes)[number] | (typeof runRecordTypes)[number];
 
@@ -58,4 +63,18 @@ export interface RunEvent extends Envelope {
   stepKey: string | null;
   /** JSON object text; see the schema's doc for each type. */
   data: string;
+}
+
+/** Value of `hub.notifications` (schemas/notification.avsc), keyed by notificationId. */
+export interface NotificationRequested extends Envelope {
+  type: 'notification.requested';
+  notificationId: string;
+  runId: string;
+  workflowId: string;
+  version: number;
+  stepKey: string;
+  channel: 'email' | 'chat';
+  credential: string | null;
+  /** JSON object text: email {to, cc, subject, text, html}; chat {text, blocks?}. */
+  message: string;
 }

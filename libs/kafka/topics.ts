@@ -21,6 +21,7 @@ export const topics = {
   webhooks: { name: 'hub.webhooks', schema: 'webhook-received.avsc', compacted: false, retentionMs: 7 * DAY_MS },
   workflows: { name: 'hub.workflows', schema: 'workflow-changed.avsc', compacted: true, retentionMs: -1 },
   runs: { name: 'hub.runs', schema: 'run-event.avsc', compacted: false, retentionMs: 30 * DAY_MS },
+  notifications: { name: 'hub.notifications', schema: 'notification.avsc', compacted: false, retentionMs: 7 * DAY_MS },
 } as const satisfies Record<string, TopicSpec>;
 
 export type TopicKey = keyof typeof topics;

@@ -20,6 +20,13 @@ import { renderValue, type TemplateScope } from './template.ts';
 import { effectId, stepKey, type RunError, type StepError, type StepRecord } from './run-model.ts';
 import { runErrors, raiseRun } from './run-errors.ts';
 
+/** The outcome of work done outside the executor for a waiting step (e.g. an email's delivery). */
+export interface StepResult {
+  status: 'succeeded' | 'failed';
+  output: unknown;
+  error: StepError | null;
+}
+
 /** What a handler knows about the run and the step it executes. */
 export interface StepRunContext {
   runId: string;
@@ -42,6 +49,12 @@ export interface StepRunContext {
   signal: AbortSignal;
   /** What templates and rules read at this point. */
   scope: TemplateScope;
+  /**
+   * Waits for the result addressed to `resultId`, published on hub.runs as a
+   * step.result event (by the notifier…). Rejects when the step is aborted (timeout,
+   * cancel). Asking again after a crash is how a resumed step picks its result up.
+   */
+  awaitResult(resultId: string): Promise<StepResult>;
   now(): number;
   log: Logger;
 }
@@ -49,6 +62,8 @@ export interface StepRunContext {
 export interface StepHandler {
   /** Defaults to rendering `step.input` strictly (a missing value is a user error). */
   render?(step: Step, scope: TemplateScope, path: string): unknown;
+  /** This step's time limit per attempt when it differs from the executor's (its own retries, a delivery to wait for). */
+  timeoutMs?(input: unknown): number;
   execute(input: unknown, step: Step, ctx: StepRunContext): Promise<unknown>;
 }
 
@@ -84,6 +99,8 @@ export interface RunInput {
   onStep(record: StepRecord): Promise<void>;
   /** Aborted to cancel the run: the current step is interrupted, no further step starts. */
   signal: AbortSignal;
+  /** Where waiting steps get their results; without it (dry runs) waiting is an error. */
+  awaitResult?(resultId: string, signal: AbortSignal): Promise<StepResult>;
 }
 
 export type RunOutcome =
@@ -164,8 +181,12 @@ export async function executeRun(run: RunInput, o: EngineOptions): Promise<RunOu
           runId: run.runId, workspaceId: run.workspaceId, workflowId: run.workflowId, stepKey: key,
           effectId: effectId(run.runId, key), correlationId: run.correlationId, causationId: run.triggerEventId, depth: run.depth, memory,
           dryRun: run.dryRun, attempt, signal: run.signal, scope, now: o.now, log,
+          awaitResult: () => Promise.reject(new Error('this step waits for a result, which this run cannot receive')),
         };
-        const output = await withTimeout(o.stepTimeoutMs, run.signal, (signal) => handler.execute(input, step, { ...ctx, signal }));
+        const output = await withTimeout(handler.timeoutMs?.(input) ?? o.stepTimeoutMs, run.signal, (signal) => handler.execute(input, step, {
+          ...ctx, signal,
+          awaitResult: (id) => (run.awaitResult ? run.awaitResult(id, signal) : ctx.awaitResult(id)),
+        }));
         o.afterEffect?.(step, key);
         await run.onStep(record('completed', input, output ?? null, null, attempt));
         return output ?? null;
