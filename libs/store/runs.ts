@@ -75,6 +75,9 @@ export interface RunStore {
   /** Removes a run that was never requested after all (its request could not be published). */
   remove(runId: string): Promise<void>;
   get(runId: string): Promise<Run | null>;
+  getMany(runIds: readonly string[]): Promise<Map<string, Run>>;
+  /** Writes the whole run (insert or replace): the executor's write-behind projection. */
+  put(run: Run): Promise<void>;
   /** Records a step and, in the same write, any change of the run. */
   recordStep(runId: string, step: StepRecord, change?: RunChange): Promise<void>;
   update(runId: string, change: RunChange, options?: { removeSteps?: string[] }): Promise<void>;
@@ -124,6 +127,15 @@ export function createRunStore(db: Db): RunStore {
     get: (runId) => guard('reading a run', async () => {
       const d = await runs.findOne({ _id: runId });
       return d ? fromStored(d) : null;
+    }),
+    getMany: (runIds) => guard('reading runs', async () => {
+      if (runIds.length === 0) return new Map();
+      const docs = await runs.find({ _id: { $in: [...runIds] } }).toArray();
+      return new Map(docs.map((doc) => [doc._id, fromStored(doc)]));
+    }),
+    put: (run) => guard(`recording run ${run.runId}`, async () => {
+      const { _id, ...rest } = toStored({ ...run, updatedAt: new Date() });
+      await runs.replaceOne({ _id }, rest, { upsert: true });
     }),
     recordStep: (runId, step, change = {}) => guard(`recording a step of ${runId}`, async () => {
       await runs.updateOne({ _id: runId }, { $set: { [`steps.${step.key}`]: storeStep(step), ...change, updatedAt: new Date() } });

@@ -18,7 +18,8 @@ import type { RunStore } from '../../libs/store/runs.ts';
 import { errorMessage, HubError, isRetriable } from '../../libs/errors/index.ts';
 import { createRecordStepHandlers } from '../../libs/workflow/steps/records.ts';
 import type { StepHandler } from '../../libs/workflow/engine.ts';
-import { createExecutor, type Executor, type ExecutorDeps, type ExecutorLimits } from './executor.ts';
+import { createExecutor, type Executor, type ExecutorDeps, type ExecutorLimits, type KnownRuns, type Restore } from './executor.ts';
+import { createRunProjection } from './projection.ts';
 import { PartitionOffsets } from './offsets.ts';
 
 export const executorGroup = 'action-executor';
@@ -34,6 +35,8 @@ export interface ExecutorAppDeps {
   group?: string;
   now?: () => number;
   commitIntervalMs?: number;
+  /** How long the projection may lag the log (write-behind). */
+  projectionIntervalMs?: number;
   afterEffect?: ExecutorDeps['afterEffect'];
 }
 
@@ -63,7 +66,11 @@ export function createExecutorApp(d: ExecutorAppDeps): ExecutorApp {
     }),
     ...(d.extraHandlers ?? []),
   ]);
-  const executor = createExecutor({ runs: d.runs, bus, runsTopic, handlers, limits: d.limits, log, now, ...(d.afterEffect ? { afterEffect: d.afterEffect } : {}) });
+  const projection = createRunProjection(d.runs, log, { intervalMs: d.projectionIntervalMs ?? 50 });
+  const executor = createExecutor({ runs: d.runs, projection, bus, runsTopic, handlers, limits: d.limits, log, now, ...(d.afterEffect ? { afterEffect: d.afterEffect } : {}) });
+  const admin = d.runtime.kafka.admin();
+  /** Per partition, in this generation: reading again up to `until` (exclusive) folds instead of acting. */
+  const restoring = new Map<number, { until: bigint; restore: Restore; offsets: string[] }>();
   const consumer: Consumer = d.runtime.kafka.consumer({
     groupId: group, sessionTimeout: 10_000, heartbeatInterval: 1_000, rebalanceTimeout: 60_000, allowAutoTopicCreation: false,
   });
@@ -96,9 +103,37 @@ export function createExecutorApp(d: ExecutorAppDeps): ExecutorApp {
     }]);
   }
 
+  /** The projection's copies of the runs a batch requests (one read for the batch). */
+  async function prefetch(messages: KafkaMessage[]): Promise<KnownRuns> {
+    const ids = messages
+      .filter((m) => m.headers?.['hub.event-type']?.toString() === 'run.requested')
+      .map((m) => m.headers?.['hub.run-id']?.toString())
+      .filter((id): id is string => id !== undefined && !executor.isActive(id));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return { queried: new Set(ids), found: await d.runs.getMany(ids) };
+      } catch (err) {
+        if (stopping || attempt > 50) throw err;
+        await sleep(Math.min(5000, 100 * 2 ** attempt));
+      }
+    }
+  }
+
+  async function finishRestore(partition: number, tracker: PartitionOffsets): Promise<void> {
+    const r = restoring.get(partition)!;
+    restoring.delete(partition);
+    const holds = await r.restore.finish();
+    for (const offset of r.offsets) {
+      const hold = holds.get(offset);
+      if (hold) void hold.then(() => tracker.end(offset));
+      else tracker.end(offset);
+    }
+  }
+
   return {
     executor,
     async start() {
+      await admin.connect();
       await consumer.connect();
       consumer.on(consumer.events.GROUP_JOIN, (e) => {
         const assigned = new Set((e.payload.memberAssignment[runsTopic] ?? []).map(Number));
@@ -113,8 +148,8 @@ export function createExecutorApp(d: ExecutorAppDeps): ExecutorApp {
           log.info({ partitions: [...lost] }, 'partitions moved to another executor; their runs are handed over');
           executor.abandon(lost);
         }
-        // Messages re-read after a rebalance start a fresh account.
-        for (const p of assigned) partitions.delete(p);
+        // Messages re-read after a rebalance start a fresh account (and a restore).
+        for (const p of assigned) { partitions.delete(p); restoring.delete(p); }
       });
       await consumer.subscribe({ topic: runsTopic, fromBeginning: true });
       await consumer.run({
@@ -124,23 +159,62 @@ export function createExecutorApp(d: ExecutorAppDeps): ExecutorApp {
         eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
           const activeNow = () => !stopping && isRunning() && !isStale();
           let tracker = partitions.get(batch.partition);
-          if (!tracker) { tracker = new PartitionOffsets(); partitions.set(batch.partition, tracker); }
+          if (!tracker) {
+            // First batch of this partition in this generation: what is before the end
+            // as of now is read again to rebuild unfinished runs before acting.
+            tracker = new PartitionOffsets();
+            partitions.set(batch.partition, tracker);
+            const end = (await admin.fetchTopicOffsets(runsTopic)).find((o) => o.partition === batch.partition);
+            const until = BigInt(end?.high ?? '0');
+            if (BigInt(batch.firstOffset() ?? until.toString()) < until) {
+              restoring.set(batch.partition, { until, restore: executor.restore(String(batch.partition)), offsets: [] });
+            }
+          }
           const mine = tracker;
+          const decode = async (m: KafkaMessage): Promise<RunEvent | null> => {
+            for (let attempt = 1; ; attempt++) {
+              try {
+                return await d.runtime.serde.decode<RunEvent>(batch.topic, m.value);
+              } catch (err) {
+                if (!isRetriable(err)) {
+                  await park(batch.partition, m, err);
+                  return null;
+                }
+                if (!activeNow()) throw err;
+                await sleep(Math.min(5000, 100 * 2 ** attempt));
+              }
+            }
+          };
+          // Runs this batch asks for, read from the projection at once.
+          let known: KnownRuns | undefined;
           for (const m of batch.messages) {
             if (!activeNow()) break;
+            const r = restoring.get(batch.partition);
+            if (r && BigInt(m.offset) < r.until) {
+              mine.begin(m.offset);
+              r.offsets.push(m.offset);
+              const value = await decode(m);
+              if (value) await r.restore.fold(value, m.offset);
+              resolveOffset(m.offset);
+              if (BigInt(m.offset) + 1n === r.until) await finishRestore(batch.partition, mine);
+              continue;
+            }
+            // The end passed without its last offset (nothing stored there): restoring is over.
+            if (r) await finishRestore(batch.partition, mine);
             const type = m.headers?.['hub.event-type']?.toString();
             if (type !== undefined && !COMMANDS.has(type)) {
               mine.skip(m.offset);
               resolveOffset(m.offset);
               continue;
             }
+            if (known === undefined) known = await prefetch(batch.messages);
             mine.begin(m.offset);
             let accepted = false;
             for (let attempt = 1; !accepted && activeNow(); attempt++) {
               try {
-                const value = await d.runtime.serde.decode<RunEvent>(batch.topic, m.value);
-                if (!COMMANDS.has(value.type)) { mine.end(m.offset); accepted = true; break; }
-                const { done } = await executor.handle(value, String(batch.partition));
+                const value = await decode(m);
+                if (!value || !COMMANDS.has(value.type)) { mine.end(m.offset); accepted = true; break; }
+                const { done } = await executor.handle(value, String(batch.partition), known);
                 void done.then(() => mine.end(m.offset));
                 accepted = true;
               } catch (err) {
@@ -169,8 +243,10 @@ export function createExecutorApp(d: ExecutorAppDeps): ExecutorApp {
       stopping = true;
       clearInterval(commitTimer);
       await executor.stop();
+      await projection.stop();
       await commit();
       await consumer.disconnect();
+      await admin.disconnect();
     },
   };
 }

@@ -1,23 +1,27 @@
 /**
  * The action executor's core: takes run requests and commands from hub.runs, runs
- * each workspace's runs under its concurrency limit, and records every transition
- * (an event on hub.runs, then the runs projection).
+ * each workspace's runs under its concurrency limit, and records every transition:
+ * first as an event on hub.runs (acks=all, the record of truth), then in the runs
+ * projection (write-behind, projection.ts).
  *
  * One executor owns a workspace at a time (hub.runs is keyed by workspace), so it is
- * the only writer of those runs' documents. A message's work is "done" when its
- * run reached a state that needs nothing more from this message (terminal, or
- * handed over); the consumer commits only past done messages, so after a crash the
- * run is taken up again from its recorded steps.
+ * the only writer of those runs' documents. A message's work is "done" when its run
+ * reached a state that needs nothing more from it (terminal and written, or handed
+ * over); the consumer commits only past done messages. After a crash or a
+ * rebalance, the new owner re-reads hub.runs from the committed offset and folds
+ * what it reads (restore) before running anything, so a run resumes after its last
+ * recorded step.
  */
 import { randomUUID } from 'node:crypto';
 import type { EventBus } from '../../libs/kafka/producer.ts';
 import type { RunEvent, RunEventType } from '../../libs/kafka/events.ts';
 import type { Logger } from '../../libs/log/index.ts';
-import { runFromRequest, type Run, type RunChange, type RunStore } from '../../libs/store/runs.ts';
+import { runFromRequest, type Run, type RunStore } from '../../libs/store/runs.ts';
 import { errorMessage, isRetriable } from '../../libs/errors/index.ts';
-import { executeRun, type EngineOptions, type RunOutcome, type StepHandlers } from '../../libs/workflow/engine.ts';
+import { executeRun, type EngineOptions, type RunOutcome, type StepHandlers, type StepResult } from '../../libs/workflow/engine.ts';
 import { isTerminal, type RunError, type RunRequest, type StepRecord } from '../../libs/workflow/run-model.ts';
 import { WorkspaceScheduler } from './scheduler.ts';
+import type { RunProjection } from './projection.ts';
 
 export interface ExecutorLimits {
   runsPerWorkspace: number;
@@ -28,7 +32,8 @@ export interface ExecutorLimits {
 }
 
 export interface ExecutorDeps {
-  runs: RunStore;
+  runs: Pick<RunStore, 'get' | 'getMany'>;
+  projection: RunProjection;
   bus: EventBus;
   runsTopic: string;
   handlers: StepHandlers;
@@ -49,9 +54,25 @@ interface ActiveRun {
   finish(): void;
 }
 
+/** Projection reads done ahead for a batch: which ids were asked for, and what was found. */
+export interface KnownRuns {
+  queried: ReadonlySet<string>;
+  found: ReadonlyMap<string, Run>;
+}
+
+export interface Restore {
+  /** Folds one event read again from hub.runs (in order). */
+  fold(event: RunEvent, offset: string): Promise<void>;
+  /** Takes up what the fold found: unfinished runs are admitted; returns, per offset to hold, when it is done. */
+  finish(): Promise<Map<string, Promise<void>>>;
+}
+
 export interface Executor {
-  /** Takes one hub.runs request or command; `done` resolves once its work is durable. */
-  handle(event: RunEvent, source: string): Promise<{ done: Promise<void> }>;
+  /** Takes one hub.runs request or command; `done` resolves once its work is durable. `known`: projection reads done ahead for a batch. */
+  handle(event: RunEvent, source: string, known?: KnownRuns): Promise<{ done: Promise<void> }>;
+  /** Starts folding a partition read again after an assignment. */
+  restore(source: string): Restore;
+  isActive(runId: string): boolean;
   /** Stops caring about runs taken from these sources (their partitions moved to another executor). */
   abandon(sources: ReadonlySet<string>): void;
   /** Runs admitted and not yet finished. */
@@ -65,9 +86,49 @@ class Abandoned extends Error {}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+function requestOf(e: RunEvent): RunRequest {
+  const data = JSON.parse(e.data) as Omit<RunRequest, 'runId' | 'workspaceId' | 'workflowId' | 'version'>;
+  return { ...data, runId: e.runId, workspaceId: e.workspaceId, workflowId: e.workflowId, version: e.version };
+}
+
+/** Applies one recorded event to a run's state (restore): the same transitions the executor made. */
+export function applyRunEvent(run: Run, e: RunEvent): void {
+  const at = new Date(e.occurredAt);
+  switch (e.type) {
+    case 'run.started':
+      run.status = 'running';
+      run.startedAt ??= at;
+      break;
+    case 'step.completed':
+    case 'step.failed':
+      if (e.stepKey !== null) run.steps[e.stepKey] = JSON.parse(e.data) as StepRecord;
+      break;
+    case 'run.retried': {
+      const data = JSON.parse(e.data) as { attempt: number; resumeFrom: string[] };
+      for (const k of data.resumeFrom) delete run.steps[k];
+      Object.assign(run, { status: 'queued', attempt: data.attempt, error: null, endedAt: null });
+      break;
+    }
+    case 'run.completed':
+      Object.assign(run, { status: 'completed', endedAt: at });
+      break;
+    case 'run.failed':
+      Object.assign(run, { status: 'failed', endedAt: at, error: (JSON.parse(e.data) as { error: RunError }).error });
+      break;
+    case 'run.cancelled':
+      Object.assign(run, { status: 'cancelled', endedAt: at });
+      break;
+    default:
+      break;
+  }
+}
+
 export function createExecutor(d: ExecutorDeps): Executor {
   const active = new Map<string, ActiveRun>();
   const log = d.log;
+  const results = new Map<string, { resolve(r: StepResult): void }>();
+  /** Results that arrived while nothing waited (kept briefly: the step may be about to ask). */
+  const early = new Map<string, { result: StepResult; at: number }>();
   const engine: EngineOptions = {
     handlers: d.handlers,
     stepTimeoutMs: d.limits.stepTimeoutMs,
@@ -89,55 +150,77 @@ export function createExecutor(d: ExecutorDeps): Executor {
 
   const publish = (e: RunEvent) => d.bus.publish(d.runsTopic, [{ key: e.workspaceId, value: e, headers: { 'hub.event-type': e.type, 'hub.run-id': e.runId } }]);
 
-  /** Retries infrastructure failures (broker, store) until they pass, unless the run was handed over. */
-  async function durably<T>(ar: ActiveRun | null, what: string, f: () => Promise<T>): Promise<T> {
+  /** Retries a failing publish (broker away) until it passes, unless the run was handed over. */
+  async function durably(ar: ActiveRun | null, what: string, f: () => Promise<void>): Promise<void> {
     for (let attempt = 1; ; attempt++) {
-      if (ar?.abandoned) throw new Abandoned();
+      if (ar?.abandoned || (stopping && ar)) throw new Abandoned();
       try {
         return await f();
       } catch (err) {
-        if (err instanceof Abandoned) throw err;
-        if (stopping && ar) throw new Abandoned();
         const delay = Math.min(10_000, 100 * 2 ** Math.min(attempt, 7));
-        log.warn({ what, attempt, delayMs: delay, retriable: isRetriable(err), err: errorMessage(err) }, 'recording a run failed; retrying');
+        log.warn({ what, attempt, delayMs: delay, retriable: isRetriable(err), err: errorMessage(err) }, 'recording a run event failed; retrying');
         await sleep(delay);
       }
     }
   }
 
-  async function transition(ar: ActiveRun, type: RunEventType, change: RunChange, data: unknown = {}): Promise<void> {
-    await durably(ar, type, () => publish(event(ar.run, type, null, data)));
-    await durably(ar, type, () => d.runs.update(ar.run.runId, change));
-    Object.assign(ar.run, change);
+  /** Records a transition: its event on hub.runs, then the projection (written behind). */
+  async function transition(ar: ActiveRun, e: RunEvent, apply: (run: Run) => void): Promise<void> {
+    await durably(ar, e.type, () => publish(e));
+    apply(ar.run);
+    d.projection.mark(ar.run);
+  }
+
+  const started = (ar: ActiveRun) => transition(ar, event(ar.run, 'run.started', null, { attempt: ar.run.attempt }), (run) => {
+    run.status = 'running';
+    run.startedAt ??= new Date(d.now());
+  });
+
+  const ended = async (ar: ActiveRun, outcome: RunOutcome): Promise<void> => {
+    const at = new Date(d.now());
+    if (outcome.status === 'completed') await transition(ar, event(ar.run, 'run.completed', null, {}), (run) => Object.assign(run, { status: 'completed', endedAt: at }));
+    else if (outcome.status === 'failed') await transition(ar, event(ar.run, 'run.failed', null, { error: outcome.error }), (run) => Object.assign(run, { status: 'failed', error: outcome.error, endedAt: at }));
+    else await transition(ar, event(ar.run, 'run.cancelled', null, {}), (run) => Object.assign(run, { status: 'cancelled', endedAt: at }));
+    // The message is done once the final state is in the projection, not only on the log.
+    await d.projection.saved(ar.run);
+  };
+
+  function awaitResult(resultId: string, signal: AbortSignal): Promise<StepResult> {
+    const ready = early.get(resultId);
+    if (ready) { early.delete(resultId); return Promise.resolve(ready.result); }
+    return new Promise<StepResult>((resolve, reject) => {
+      const onAbort = () => { results.delete(resultId); reject(signal.reason instanceof Error ? signal.reason : new Error('aborted')); };
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      results.set(resultId, { resolve: (r) => { signal.removeEventListener('abort', onAbort); results.delete(resultId); resolve(r); } });
+    });
   }
 
   async function start(ar: ActiveRun): Promise<void> {
     const run = ar.run;
     try {
-      if (ar.controller.signal.aborted) return await finishCancelled(ar);
-      if (run.status !== 'running') await transition(ar, 'run.started', { status: 'running', startedAt: new Date(d.now()) }, { attempt: run.attempt });
+      if (ar.controller.signal.aborted) return await ended(ar, { status: 'cancelled' });
+      if (run.status !== 'running') await started(ar);
       let outcome: RunOutcome;
       for (;;) {
         try {
           outcome = await executeRun({
             runId: run.runId, workspaceId: run.workspaceId, workflowId: run.workflowId, definition: run.definition,
             trigger: run.trigger, triggerEventId: run.triggerEventId, correlationId: run.correlationId, depth: run.depth,
-            dryRun: false, recorded: run.steps, signal: ar.controller.signal,
+            dryRun: false, recorded: run.steps, signal: ar.controller.signal, awaitResult,
             onStep: (step) => recordStep(ar, step),
           }, engine);
           break;
         } catch (err) {
-          // Recording failed beyond retries (only when stopping or abandoned); or a bug: resume from what is recorded.
           if (err instanceof Abandoned || ar.abandoned) throw new Abandoned();
+          // Not the run's fault (a bug, most likely): resume from what is recorded.
           log.error({ runId: run.runId, err: errorMessage(err) }, 'run interrupted; resuming from its recorded steps');
           await sleep(1000);
         }
       }
       if (outcome.status === 'cancelled' && ar.abandoned) throw new Abandoned();
-      if (outcome.status === 'completed') await transition(ar, 'run.completed', { status: 'completed', endedAt: new Date(d.now()) });
-      else if (outcome.status === 'failed') await transition(ar, 'run.failed', { status: 'failed', error: outcome.error, endedAt: new Date(d.now()) }, { error: outcome.error });
-      else await finishCancelled(ar);
-      log.info({ runId: run.runId, workspaceId: run.workspaceId, workflowId: run.workflowId, status: ar.run.status }, 'run ended');
+      await ended(ar, outcome);
+      log.info({ runId: run.runId, workspaceId: run.workspaceId, workflowId: run.workflowId, status: run.status }, 'run ended');
     } catch (err) {
       if (!(err instanceof Abandoned)) log.error({ runId: run.runId, err: errorMessage(err) }, 'run stopped unexpectedly; it resumes after a restart');
     } finally {
@@ -148,13 +231,7 @@ export function createExecutor(d: ExecutorDeps): Executor {
   }
 
   async function recordStep(ar: ActiveRun, step: StepRecord): Promise<void> {
-    await durably(ar, 'step', () => publish(event(ar.run, step.status === 'completed' ? 'step.completed' : 'step.failed', step.key, step)));
-    await durably(ar, 'step', () => d.runs.recordStep(ar.run.runId, step));
-    ar.run.steps[step.key] = step;
-  }
-
-  async function finishCancelled(ar: ActiveRun): Promise<void> {
-    await transition(ar, 'run.cancelled', { status: 'cancelled', endedAt: new Date(d.now()) });
+    await transition(ar, event(ar.run, step.status === 'completed' ? 'step.completed' : 'step.failed', step.key, step), (run) => { run.steps[step.key] = step; });
   }
 
   function admit(run: Run, source: string): ActiveRun {
@@ -162,6 +239,7 @@ export function createExecutor(d: ExecutorDeps): Executor {
     const done = new Promise<void>((resolve) => { finish = resolve; });
     const ar: ActiveRun = { run, source, controller: new AbortController(), abandoned: false, done, finish };
     active.set(run.runId, ar);
+    d.projection.mark(run);
     scheduler.submit(run.workspaceId, ar);
     return ar;
   }
@@ -174,42 +252,34 @@ export function createExecutor(d: ExecutorDeps): Executor {
     return ar ? { done: ar.done } : null;
   };
 
-  async function onRequested(e: RunEvent, source: string): Promise<{ done: Promise<void> }> {
+  async function onRequested(e: RunEvent, source: string, known?: KnownRuns): Promise<{ done: Promise<void> }> {
     const running = inProgress(e.runId);
     if (running) return running;
-    const existing = await d.runs.get(e.runId);
-    if (existing) {
-      // A replayed trigger, or this run's own request read again after a crash.
-      return isTerminal(existing.status) ? resolved : admit(existing, source);
-    }
-    const request = JSON.parse(e.data) as Omit<RunRequest, 'runId' | 'workspaceId' | 'workflowId' | 'version'>;
-    const run = runFromRequest({ ...request, runId: e.runId, workspaceId: e.workspaceId, workflowId: e.workflowId, version: e.version }, new Date(d.now()));
-    // The projection's insert records "queued"; run.started follows when a slot frees.
-    if (!(await d.runs.insert(run))) return onRequested(e, source);
-    return admit(run, source);
+    const existing = known?.queried.has(e.runId) ? known.found.get(e.runId) ?? null : await d.runs.get(e.runId);
+    // A replayed trigger finds its run ended; a manual run finds the record the API made.
+    if (existing) return isTerminal(existing.status) ? resolved : admit(existing, source);
+    return admit(runFromRequest(requestOf(e), new Date(d.now())), source);
   }
 
-  async function onCancel(e: RunEvent): Promise<{ done: Promise<void> }> {
+  /** Ends a run that is not executing here (queued, or left over). */
+  async function endIdle(run: Run, source: string): Promise<void> {
+    const ar: ActiveRun = { run, source, controller: new AbortController(), abandoned: false, done: Promise.resolve(), finish: () => undefined };
+    await ended(ar, { status: 'cancelled' });
+  }
+
+  async function onCancel(e: RunEvent, source: string): Promise<{ done: Promise<void> }> {
     const ar = active.get(e.runId);
     if (ar) {
+      ar.controller.abort();
       if (scheduler.remove(ar.run.workspaceId, ar)) {
-        ar.controller.abort();
-        await finishCancelled(ar);
         active.delete(ar.run.runId);
+        await endIdle(ar.run, source);
         ar.finish();
-      } else {
-        ar.controller.abort();
       }
       return resolved;
     }
     const run = await d.runs.get(e.runId);
-    if (run && !isTerminal(run.status)) {
-      const orphan: ActiveRun = { run, source: '', controller: new AbortController(), abandoned: false, done: Promise.resolve(), finish: () => undefined };
-      await finishCancelled(orphan);
-    } else if (run?.status === 'failed') {
-      // A failed run is ended already; cancelling it only means it will not be retried.
-      log.info({ runId: run.runId }, 'cancel of a failed run: nothing to do');
-    }
+    if (run && !isTerminal(run.status)) await endIdle(run, source);
     return resolved;
   }
 
@@ -220,11 +290,9 @@ export function createExecutor(d: ExecutorDeps): Executor {
     if (!run) return resolved;
     if (run.status === 'failed') {
       const failed = Object.values(run.steps).filter((s) => s.status === 'failed').map((s) => s.key);
-      const change: RunChange = { status: 'queued', error: null, endedAt: null, attempt: run.attempt + 1 };
-      await publish(event(run, 'run.retried', null, { attempt: run.attempt + 1, resumeFrom: failed }));
-      await d.runs.update(run.runId, change, { removeSteps: failed });
-      for (const k of failed) delete run.steps[k];
-      Object.assign(run, change);
+      const retried = event(run, 'run.retried', null, { attempt: run.attempt + 1, resumeFrom: failed });
+      await durably(null, 'run.retried', () => publish(retried));
+      applyRunEvent(run, retried);
       log.info({ runId: run.runId, attempt: run.attempt, resumeFrom: failed }, 'run retried from its failed step');
       return admit(run, source);
     }
@@ -233,16 +301,68 @@ export function createExecutor(d: ExecutorDeps): Executor {
     return resolved;
   }
 
+  function onResult(e: RunEvent): { done: Promise<void> } {
+    if (e.stepKey === null) return resolved;
+    const result = JSON.parse(e.data) as StepResult;
+    const waiter = results.get(e.stepKey);
+    if (waiter) {
+      waiter.resolve(result);
+    } else {
+      const now = Date.now();
+      for (const [k, v] of early) if (now - v.at > 60_000) early.delete(k);
+      early.set(e.stepKey, { result, at: now });
+    }
+    return resolved;
+  }
+
+  async function handle(e: RunEvent, source: string, known?: KnownRuns): Promise<{ done: Promise<void> }> {
+    if (stopping) throw new Abandoned();
+    switch (e.type) {
+      case 'run.requested': return onRequested(e, source, known);
+      case 'run.cancel-requested': return onCancel(e, source);
+      case 'run.retry-requested': return onRetry(e, source);
+      case 'step.result': return onResult(e);
+      default: return resolved;
+    }
+  }
+
   return {
-    async handle(e, source) {
-      if (stopping) throw new Abandoned();
-      switch (e.type) {
-        case 'run.requested': return onRequested(e, source);
-        case 'run.cancel-requested': return onCancel(e);
-        case 'run.retry-requested': return onRetry(e, source);
-        default: return resolved;
-      }
+    handle,
+    restore(source) {
+      const runs = new Map<string, { run: Run; firstOffset: string }>();
+      const commands: { event: RunEvent; offset: string }[] = [];
+      return {
+        async fold(e, offset) {
+          if (e.type === 'run.cancel-requested' || e.type === 'run.retry-requested') { commands.push({ event: e, offset }); return; }
+          // A resumed waiting step asks again, and gets its result again.
+          if (e.type === 'step.result') return;
+          let entry = runs.get(e.runId);
+          if (!entry) {
+            if (active.has(e.runId)) return;
+            const stored = await d.runs.get(e.runId);
+            const run = stored ?? (e.type === 'run.requested' ? runFromRequest(requestOf(e), new Date(d.now())) : null);
+            if (!run) return;
+            entry = { run, firstOffset: offset };
+            runs.set(e.runId, entry);
+          }
+          applyRunEvent(entry.run, e);
+        },
+        async finish() {
+          const holds = new Map<string, Promise<void>>();
+          let resumed = 0;
+          for (const { run, firstOffset } of runs.values()) {
+            const ar = active.get(run.runId);
+            if (ar) holds.set(firstOffset, ar.done);
+            else if (isTerminal(run.status)) holds.set(firstOffset, d.projection.saved(run));
+            else { holds.set(firstOffset, admit(run, source).done); resumed += 1; }
+          }
+          for (const c of commands) holds.set(c.offset, (await handle(c.event, source)).done);
+          if (runs.size > 0) log.info({ partition: source, runs: runs.size, resumed }, 'restored runs from hub.runs');
+          return holds;
+        },
+      };
     },
+    isActive: (runId) => active.has(runId),
     abandon(sources) {
       for (const ar of active.values()) {
         if (!sources.has(ar.source)) continue;
@@ -263,5 +383,3 @@ export function createExecutor(d: ExecutorDeps): Executor {
     },
   };
 }
-
-export type { RunError };
