@@ -5,9 +5,12 @@
  *   key list <workspaceId>
  *   key create <workspaceId>           prints the new key (shown once)
  *   key revoke <workspaceId> <keyId>
+ *   workflow import <file.json> [--var NAME=value]... [--activate]
+ *                                      import an example (examples/); needs HUB_API_KEY (a workspace key)
  * HUB_URL (default http://127.0.0.1:8080) and HUB_ADMIN_TOKEN (default: .stack/admin-token).
  */
 import { readFileSync } from 'node:fs';
+import { instantiate, parseExample } from '../workflow/examples.ts';
 
 const usage = `usage: npm run hub -- <command>
   workspace create <name>
@@ -15,6 +18,7 @@ const usage = `usage: npm run hub -- <command>
   key list <workspaceId>
   key create <workspaceId>
   key revoke <workspaceId> <keyId>
+  workflow import <file.json> [--var NAME=value]... [--activate]
 environment: HUB_URL (default http://127.0.0.1:8080), HUB_ADMIN_TOKEN (default: contents of .stack/admin-token)`;
 
 function adminToken(): string {
@@ -26,13 +30,13 @@ function adminToken(): string {
   }
 }
 
-async function call(method: string, path: string, body?: unknown): Promise<unknown> {
+async function call(method: string, path: string, body?: unknown, token = adminToken()): Promise<unknown> {
   const base = (process.env.HUB_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
   let res: Response;
   try {
     res = await fetch(`${base}${path}`, {
       method,
-      headers: { authorization: `Bearer ${adminToken()}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
   } catch (err) {
@@ -41,6 +45,29 @@ async function call(method: string, path: string, body?: unknown): Promise<unkno
   const payload = (await res.json().catch(() => null)) as { error?: { code: string; message: string } } | null;
   if (!res.ok) throw new Error(`${res.status} ${payload?.error?.code ?? ''}: ${payload?.error?.message ?? 'request failed'}`);
   return payload;
+}
+
+async function importWorkflow(args: string[]): Promise<unknown> {
+  const [file, ...options] = args;
+  if (!file) throw new Error(usage);
+  const apiKey = process.env.HUB_API_KEY;
+  if (!apiKey) throw new Error('set HUB_API_KEY to a workspace API key (npm run hub -- workspace create <name> prints one)');
+  const values: Record<string, string | undefined> = { ...process.env };
+  let activate = false;
+  for (let i = 0; i < options.length; i++) {
+    if (options[i] === '--activate') { activate = true; continue; }
+    const pair = options[i] === '--var' ? options[++i] : undefined;
+    const eq = pair?.indexOf('=') ?? -1;
+    if (!pair || eq < 1) throw new Error(`expected --var NAME=value or --activate, got ${options[i] ?? 'nothing'}`);
+    values[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  const example = parseExample(readFileSync(file, 'utf8'));
+  const created = await call('POST', '/v1/workflows', instantiate(example, values), apiKey) as { workflowId: string };
+  const result = activate ? await call('POST', `/v1/workflows/${created.workflowId}/activate`, undefined, apiKey) : created;
+  if (example.credentials.length > 0) {
+    process.stderr.write(`this workflow uses stored credentials: ${example.credentials.map((c) => `${c.name} (${c.type}: ${c.description})`).join('; ')}; create them with POST /v1/credentials\n`);
+  }
+  return result;
 }
 
 async function main(args: string[]): Promise<unknown> {
@@ -54,6 +81,7 @@ async function main(args: string[]): Promise<unknown> {
     case 'key list': need(1); return call('GET', `/v1/admin/workspaces/${encodeURIComponent(rest[0]!)}/keys`);
     case 'key create': need(1); return call('POST', `/v1/admin/workspaces/${encodeURIComponent(rest[0]!)}/keys`);
     case 'key revoke': need(2); return call('DELETE', `/v1/admin/workspaces/${encodeURIComponent(rest[0]!)}/keys/${encodeURIComponent(rest[1]!)}`);
+    case 'workflow import': return importWorkflow(rest);
     default: throw new Error(usage);
   }
 }

@@ -15,6 +15,8 @@ export interface RecordDocument {
   eventId: string;
   createdAt: Date;
   updatedAt: Date;
+  /** searchTerms(fields): what record.search matches by index. */
+  terms?: string[];
 }
 
 export interface RecordChange {
@@ -59,6 +61,33 @@ export function recordKey(workspaceId: string, object: string, recordId: string)
   return `${workspaceId}:${object}:${recordId}`;
 }
 
+const TERM_VALUE_MAX = 200;
+const TERMS_MAX = 100;
+
+/**
+ * A search term: "this record's field has this scalar value". Each record document
+ * carries the terms of its scalar fields in a top-level `terms` array, which the store
+ * can match by index (FerretDB filters nested paths like `fields.email` only by
+ * reading every document; see stack/postgres/ferretdb-setup.sql). Workspace and object
+ * are part of the term, so a term is selective across tenants; the type is too, so
+ * "5" and 5 differ.
+ */
+export function searchTerm(workspaceId: string, object: string, field: string, value: string | number | boolean): string {
+  const typed = typeof value === 'string' ? `s:${value}` : typeof value === 'number' ? `n:${value}` : `b:${value}`;
+  return `${workspaceId}|${object}|${field}|${typed}`;
+}
+
+export function searchTerms(workspaceId: string, object: string, fields: Record<string, unknown>): string[] {
+  const terms: string[] = [];
+  for (const [field, value] of Object.entries(fields)) {
+    if (terms.length >= TERMS_MAX) break;
+    if ((typeof value === 'string' && value.length <= TERM_VALUE_MAX) || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))) {
+      terms.push(searchTerm(workspaceId, object, field, value));
+    }
+  }
+  return terms;
+}
+
 export function createRecordReader(db: Db): RecordReader {
   const records: Collection<RecordDocument> = db.collection<RecordDocument>(recordsCollection.name);
   return {
@@ -81,7 +110,10 @@ export function createRecordReader(db: Db): RecordReader {
     },
     async scan(workspaceId, object, { equals, limit }) {
       const filter: Record<string, unknown> = { workspaceId, object, deleted: false };
-      for (const [field, value] of Object.entries(equals)) filter[`fields.${field}`] = value;
+      const entries = Object.entries(equals);
+      // One term is matched by index; the other equalities are checked on what it finds.
+      if (entries.length > 0) filter.terms = searchTerm(workspaceId, object, entries[0]![0], entries[0]![1]);
+      for (const [field, value] of entries.slice(1)) filter[`fields.${field}`] = value;
       try {
         return await records.find(filter).limit(limit).toArray();
       } catch (err) {
@@ -100,7 +132,10 @@ export function createRecordStore(db: Db): RecordStore {
         workspaceId: c.workspaceId, object: c.object, recordId: c.recordId,
         deleted: c.deleted, version: c.version, eventId: c.eventId, updatedAt: c.occurredAt,
       };
-      if (!c.deleted) set.fields = c.fields ?? {};
+      if (!c.deleted) {
+        set.fields = c.fields ?? {};
+        set.terms = searchTerms(c.workspaceId, c.object, set.fields);
+      }
       try {
         // Matches only an older state; when the stored state is newer or the same, the
         // upsert's insert collides on _id, which is how "stale" is detected atomically.

@@ -129,9 +129,9 @@ export function createRunStore(db: Db): RunStore {
       return d ? fromStored(d) : null;
     }),
     getMany: (runIds) => guard('reading runs', async () => {
-      if (runIds.length === 0) return new Map();
-      const docs = await runs.find({ _id: { $in: [...runIds] } }).toArray();
-      return new Map(docs.map((doc) => [doc._id, fromStored(doc)]));
+      // One lookup by _id each: FerretDB serves those by index, but not an $in.
+      const docs = await Promise.all([...new Set(runIds)].map((id) => runs.findOne({ _id: id })));
+      return new Map(docs.filter((doc) => doc !== null).map((doc) => [doc._id, fromStored(doc)]));
     }),
     put: (run) => guard(`recording run ${run.runId}`, async () => {
       const { _id, ...rest } = toStored({ ...run, updatedAt: new Date() });

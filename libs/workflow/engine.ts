@@ -32,6 +32,8 @@ export interface StepRunContext {
   runId: string;
   workspaceId: string;
   workflowId: string;
+  /** The workflow version the run executes. */
+  version: number;
   stepKey: string;
   /** Deterministic per (run, step key): use it as the effect's event id or idempotency key. */
   effectId: string;
@@ -87,6 +89,7 @@ export interface RunInput {
   runId: string;
   workspaceId: string;
   workflowId: string;
+  version: number;
   definition: WorkflowDefinition;
   trigger: unknown;
   triggerEventId: string;
@@ -95,6 +98,8 @@ export interface RunInput {
   dryRun: boolean;
   /** Steps recorded by earlier attempts of this run. */
   recorded: Readonly<Record<string, StepRecord>>;
+  /** 1, then +1 per retry of the failed run (effect ids change with it). */
+  attempt?: number;
   /** Persists a step's record (publish, project) before the run moves on. */
   onStep(record: StepRecord): Promise<void>;
   /** Aborted to cancel the run: the current step is interrupted, no further step starts. */
@@ -150,6 +155,15 @@ async function withTimeout<T>(ms: number, outer: AbortSignal, f: (signal: AbortS
   }
 }
 
+/** Ids of `steps` and of every step nested in them. */
+function stepIds(steps: readonly Step[]): string[] {
+  return steps.flatMap((s) => [
+    s.id,
+    ...(s.type === 'branch' ? [...s.input.branches.flatMap((b) => stepIds(b.steps)), ...stepIds(s.input.else)] : []),
+    ...(s.type === 'iterator' ? stepIds(s.input.steps) : []),
+  ]);
+}
+
 export async function executeRun(run: RunInput, o: EngineOptions): Promise<RunOutcome> {
   const sleep = o.sleep ?? defaultSleep;
   const log = o.log.child({ runId: run.runId, workspaceId: run.workspaceId });
@@ -178,8 +192,8 @@ export async function executeRun(run: RunInput, o: EngineOptions): Promise<RunOu
       if (run.signal.aborted) throw new RunCancelled();
       try {
         const ctx: StepRunContext = {
-          runId: run.runId, workspaceId: run.workspaceId, workflowId: run.workflowId, stepKey: key,
-          effectId: effectId(run.runId, key), correlationId: run.correlationId, causationId: run.triggerEventId, depth: run.depth, memory,
+          runId: run.runId, workspaceId: run.workspaceId, workflowId: run.workflowId, version: run.version, stepKey: key,
+          effectId: effectId(run.runId, key, run.attempt ?? 1), correlationId: run.correlationId, causationId: run.triggerEventId, depth: run.depth, memory,
           dryRun: run.dryRun, attempt, signal: run.signal, scope, now: o.now, log,
           awaitResult: () => Promise.reject(new Error('this step waits for a result, which this run cannot receive')),
         };
@@ -226,6 +240,10 @@ export async function executeRun(run: RunInput, o: EngineOptions): Promise<RunOu
     }
     (scope.steps as Record<string, unknown>)[step.id] = { branch: chosen };
     const steps = chosen === 'else' ? step.input.else : step.input.branches[chosen]!.steps;
+    // Steps of the branches not taken read as null ("did not run"), so later steps can
+    // tell which way was taken ({{steps.create}} is null when the record existed).
+    const notTaken = [...step.input.branches.map((b) => b.steps), step.input.else].filter((list) => list !== steps);
+    for (const id of notTaken.flatMap(stepIds)) if ((scope.steps as Record<string, unknown>)[id] === undefined) (scope.steps as Record<string, unknown>)[id] = null;
     const at = chosen === 'else' ? `${path}/input/else` : `${path}/input/branches/${chosen}/steps`;
     await list(steps, scope, iteration, at);
   };

@@ -9,6 +9,7 @@
  * - `steps.<id>`: the output of an earlier step (record.search `{records, count}`,
  *   record.create/update `{record}`, record.delete `{recordId}`, branch `{branch}`,
  *   iterator `{count}`, code `{result}`, http `{status, headers, body}`, email `{messageId}`).
+ *   Steps inside the branches a branch step did not take read as null.
  * - `item`, `index`: the current item and its position, inside an iterator.
  */
 import type { ExpectedBody } from '../../services/ingress/store/hooks.ts';

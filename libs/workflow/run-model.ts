@@ -103,9 +103,14 @@ export function deriveRunId(workflowId: string, version: number, triggerEventId:
   return `run_${digest('run', workflowId, version, triggerEventId).slice(0, 24)}`;
 }
 
-/** A step's effect id (record event ids, idempotency keys): the same on every re-execution of that step. */
-export function effectId(runId: string, stepKey: string): string {
-  const h = digest('effect', runId, stepKey);
+/**
+ * A step's effect id (record event ids, notification ids, idempotency keys): the same
+ * on every re-execution of that step within one attempt of the run (a crash, a
+ * rebalance), a new one when a failed run is retried (so a refused email or request
+ * is really tried again).
+ */
+export function effectId(runId: string, stepKey: string, runAttempt = 1): string {
+  const h = runAttempt <= 1 ? digest('effect', runId, stepKey) : digest('effect', runId, stepKey, runAttempt);
   // UUID-shaped (version nibble 5-like), since event ids elsewhere are UUIDs.
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }

@@ -13,6 +13,9 @@
  * - `item` and `index` only inside an iterator (the innermost one's);
  * - trigger filters read `record` and `before` only; search filters also `record`
  *   (each candidate). Rules are not templated: they read the same data with `var`.
+ *
+ * A definition that embeds what looks like a secret (secrets-scan.ts) is refused at
+ * that string: secrets belong in stored credentials, named by `auth.credential`.
  */
 import { HubError } from '../errors/index.ts';
 import { validateRule } from '../rules/index.ts';
@@ -22,6 +25,7 @@ import { raise } from './errors.ts';
 import type { Step, Trigger, WorkflowDefinition } from './model.ts';
 import { defaultLimits, stepTypes as defaultStepTypes, type StepContext, type StepRegistry, type WorkflowLimits } from './step-types.ts';
 import { forEachTemplate, parseTemplate } from './template.ts';
+import { findSecret, secretMessage } from './secrets-scan.ts';
 
 export interface ParseOptions {
   stepTypes?: StepRegistry;
@@ -280,5 +284,8 @@ export function parseWorkflowDefinition(body: unknown, options: ParseOptions = {
   // Copies, so normalising and freezing never touch the caller's object.
   const walker = new StepWalker(options.stepTypes ?? defaultStepTypes, limits, allIds);
   const { steps } = walker.list(structuredClone(body.steps), '/steps', { visible: new Set(), iterator: false, depth: 1 }, 1);
+  // Last, once the shape is right: the path then points into a definition that is otherwise valid.
+  const secret = findSecret(body);
+  if (secret) fail(secret.path, secretMessage(secret));
   return deepFreeze(structuredClone({ name: name.trim(), trigger, steps }));
 }

@@ -17,6 +17,7 @@ import type { RecordReader } from '../../libs/store/records.ts';
 import type { RunStore } from '../../libs/store/runs.ts';
 import { errorMessage, HubError, isRetriable } from '../../libs/errors/index.ts';
 import { createRecordStepHandlers } from '../../libs/workflow/steps/records.ts';
+import { createStepHandlers, type StepHandlerDeps } from '../../libs/workflow/steps/index.ts';
 import type { StepHandler } from '../../libs/workflow/engine.ts';
 import { createExecutor, type Executor, type ExecutorDeps, type ExecutorLimits, type KnownRuns, type Restore } from './executor.ts';
 import { createRunProjection } from './projection.ts';
@@ -30,7 +31,9 @@ export interface ExecutorAppDeps {
   records: RecordReader;
   log: Logger;
   limits: ExecutorLimits & { workflowMaxDepth: number; searchScanMax: number; maxBufferedRuns: number };
-  /** Step types beyond the record steps (code, http, email…). */
+  /** What the http, code and email steps need; without it only the record, branch and iterator steps run. */
+  integrations?: Pick<StepHandlerDeps, 'http' | 'credentials' | 'code' | 'codeLimits' | 'emailDeliveryTimeoutMs'>;
+  /** Handlers that replace or add to the hub's own (tests). */
   extraHandlers?: ReadonlyMap<string, StepHandler>;
   group?: string;
   now?: () => number;
@@ -57,13 +60,15 @@ export function createExecutorApp(d: ExecutorAppDeps): ExecutorApp {
   const log = d.log.child({ group });
   const bus: EventBus = createBatchingBus(d.runtime.bus);
   const now = d.now ?? Date.now;
+  const notificationsTopic = d.runtime.topic(topics.notifications);
+  const publishRecords = (events: RecordChanged[]) => bus.publish(recordsTopic, events.map(recordEventMessage));
   const handlers = new Map<string, StepHandler>([
-    ...createRecordStepHandlers({
-      reader: d.records,
-      publish: (events: RecordChanged[]) => bus.publish(recordsTopic, events.map(recordEventMessage)),
-      maxDepth: d.limits.workflowMaxDepth,
-      searchScanMax: d.limits.searchScanMax,
-    }),
+    ...(d.integrations
+      ? createStepHandlers({
+        ...d.integrations, records: d.records, publishRecords, maxDepth: d.limits.workflowMaxDepth, searchScanMax: d.limits.searchScanMax,
+        publishNotification: (n) => bus.publish(notificationsTopic, [{ key: n.notificationId, value: n, headers: { 'hub.event-type': n.type, 'hub.run-id': n.runId } }]),
+      })
+      : createRecordStepHandlers({ reader: d.records, publish: publishRecords, maxDepth: d.limits.workflowMaxDepth, searchScanMax: d.limits.searchScanMax })),
     ...(d.extraHandlers ?? []),
   ]);
   const projection = createRunProjection(d.runs, log, { intervalMs: d.projectionIntervalMs ?? 50 });

@@ -1,4 +1,6 @@
-import { baseConfigSpec, int } from '../../libs/config/index.ts';
+import { baseConfigSpec, custom, int } from '../../libs/config/index.ts';
+import { parseEncryptionKey, type EncryptionKey } from '../../libs/secrets/crypto.ts';
+import { parseAllowlist } from '../../libs/http/index.ts';
 
 export const executorConfigSpec = {
   ...baseConfigSpec,
@@ -13,4 +15,20 @@ export const executorConfigSpec = {
   searchScanMax: int('HUB_SEARCH_SCAN_MAX', 10_000, { min: 1, max: 1_000_000 }),
   /** Runs held in memory (running or waiting) before the executor stops reading hub.runs for a while. */
   maxBufferedRuns: int('HUB_EXECUTOR_MAX_BUFFERED_RUNS', 20_000, { min: 100, max: 1_000_000 }),
+  /** Opens stored credentials for http steps (the same key the ingress seals them with). */
+  secretsKey: custom<EncryptionKey>('HUB_SECRETS_KEY', undefined, (text) => {
+    const key = parseEncryptionKey(text);
+    return typeof key === 'string' ? { reason: key } : { value: key };
+  }),
+  /**
+   * Addresses http steps may reach although they are private, loopback or link-local
+   * (comma-separated IPs, CIDRs or host names). Operator configuration, never workflow text.
+   */
+  httpAllowlist: custom<string[]>('HUB_HTTP_ALLOWLIST', '', (text) => {
+    try { return { value: parseAllowlist(text) }; } catch (err) { return { reason: (err as Error).message }; }
+  }),
+  codeTimeoutMs: int('HUB_CODE_TIMEOUT_MS', 1000, { min: 10, max: 60_000 }),
+  codeMemoryMb: int('HUB_CODE_MEMORY_MB', 64, { min: 16, max: 1024 }),
+  /** How long an email step waits for its delivery (the notifier's retries included). */
+  emailDeliveryTimeoutMs: int('HUB_EMAIL_DELIVERY_TIMEOUT_MS', 120_000, { min: 1000, max: 3_600_000 }),
 } as const;

@@ -205,9 +205,9 @@ export function createExecutor(d: ExecutorDeps): Executor {
       for (;;) {
         try {
           outcome = await executeRun({
-            runId: run.runId, workspaceId: run.workspaceId, workflowId: run.workflowId, definition: run.definition,
+            runId: run.runId, workspaceId: run.workspaceId, workflowId: run.workflowId, version: run.version, definition: run.definition,
             trigger: run.trigger, triggerEventId: run.triggerEventId, correlationId: run.correlationId, depth: run.depth,
-            dryRun: false, recorded: run.steps, signal: ar.controller.signal, awaitResult,
+            dryRun: false, recorded: run.steps, attempt: run.attempt, signal: ar.controller.signal, awaitResult,
             onStep: (step) => recordStep(ar, step),
           }, engine);
           break;

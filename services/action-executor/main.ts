@@ -6,6 +6,10 @@ import { createRecordReader, recordsCollection } from '../../libs/store/records.
 import { createRunStore, runsCollection } from '../../libs/store/runs.ts';
 import { runService } from '../../libs/service/run.ts';
 import { failpoint } from '../../libs/service/failpoints.ts';
+import { SecretBox } from '../../libs/secrets/crypto.ts';
+import { createCredentialStore } from '../../libs/store/credentials.ts';
+import { createHttpClient } from '../../libs/http/index.ts';
+import { createCodeRunner } from '../../libs/sandbox/code-runner.ts';
 import { executorConfigSpec } from './config.ts';
 import { createExecutorApp, executorGroup } from './app.ts';
 
@@ -18,8 +22,16 @@ await runService(log, async (onStop) => {
   await ensureCollections(store.db, [recordsCollection, runsCollection]);
   const runtime = await startKafkaRuntime(config, log, { groups: [executorGroup] });
   onStop(runtime.close);
+  const code = await createCodeRunner({ timeoutMs: config.codeTimeoutMs, memoryBytes: config.codeMemoryMb * 1024 * 1024 });
+  onStop(async () => code.close());
   const app = createExecutorApp({
     runtime, runs: createRunStore(store.db), records: createRecordReader(store.db), log,
+    integrations: {
+      http: createHttpClient({ allowlist: config.httpAllowlist, userAgent: 'crm-hub/0.1' }),
+      credentials: createCredentialStore(store.db, new SecretBox(config.secretsKey)),
+      code,
+      emailDeliveryTimeoutMs: config.emailDeliveryTimeoutMs,
+    },
     limits: {
       runsPerWorkspace: config.runsPerWorkspace, stepTimeoutMs: config.stepTimeoutMs, stepMaxAttempts: config.stepMaxAttempts,
       retryBackoffMs: config.stepRetryBackoffMs, retryBackoffMaxMs: 30_000, workflowMaxDepth: config.workflowMaxDepth,

@@ -11,6 +11,7 @@ import { hookRoutes } from './routes/hooks.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { workflowRoutes } from './routes/workflows.ts';
 import { runRoutes } from './routes/runs.ts';
+import { credentialRoutes } from './routes/credentials.ts';
 
 const recordEventSchema = {
   $id: 'RecordEvent',
@@ -81,5 +82,6 @@ export async function buildIngressApp(d: IngressDeps): Promise<FastifyInstance> 
   hookRoutes(app, d, routes, authenticate);
   workflowRoutes(app, d, routes, authenticate);
   runRoutes(app, d, routes, authenticate);
+  credentialRoutes(app, d, routes, authenticate);
   return app;
 }

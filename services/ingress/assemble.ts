@@ -7,7 +7,10 @@ import type { SecretBox } from '../../libs/secrets/crypto.ts';
 import { topics } from '../../libs/kafka/topics.ts';
 import { createRecordReader, recordsCollection } from '../../libs/store/records.ts';
 import { createRunStore, runsCollection } from '../../libs/store/runs.ts';
-import { createRecordStepHandlers } from '../../libs/workflow/steps/records.ts';
+import { createCredentialStore, credentialsCollection } from '../../libs/store/credentials.ts';
+import { createStepHandlers } from '../../libs/workflow/steps/index.ts';
+import { createHttpClient } from '../../libs/http/index.ts';
+import { createCodeRunner } from '../../libs/sandbox/code-runner.ts';
 import type { ingressConfigSpec } from './config.ts';
 import { buildIngressApp } from './app.ts';
 import type { IngressDeps } from './deps.ts';
@@ -41,11 +44,15 @@ export async function assembleIngress(o: { config: IngressConfig; log: Logger; s
   const workspaces = createWorkspaceStore(store.db);
   const ledger = createAcceptedIdLedger(store.db, { abandonAfterMs: 60_000, waitForInFlightMs: 10_000 });
   const records = createRecordReader(store.db);
-  const dryRunHandlers = createRecordStepHandlers({
-    reader: records,
-    publish: async () => { throw new Error('a dry run publishes nothing'); },
-    maxDepth: config.workflowMaxDepth,
-    searchScanMax: config.searchScanMax,
+  const credentials = createCredentialStore(store.db, o.secrets);
+  // Dry runs perform no effect: nothing is published and no request is sent (each
+  // handler honours ctx.dryRun); code runs, since it has none.
+  const code = await createCodeRunner();
+  const refuse = async () => { throw new Error('a dry run publishes nothing'); };
+  const dryRunHandlers = createStepHandlers({
+    records, publishRecords: refuse, publishNotification: refuse,
+    http: createHttpClient({ allowlist: [] }), credentials, code,
+    maxDepth: config.workflowMaxDepth, searchScanMax: config.searchScanMax, emailDeliveryTimeoutMs: 1000,
   });
   const admin = runtime.kafka.admin();
   await admin.connect();
@@ -68,6 +75,7 @@ export async function assembleIngress(o: { config: IngressConfig; log: Logger; s
     runs: createRunStore(store.db),
     dryRun: { handlers: dryRunHandlers, timeoutMs: 30_000, stepTimeoutMs: 10_000 },
     secrets: o.secrets,
+    credentials,
     auth: createAuthenticator(workspaces, config.authCacheMs),
     limiter: createRateLimiter(config.rateLimitPerSecond, config.rateLimitBurst),
     metrics: createIngressMetrics(),
@@ -89,10 +97,11 @@ export async function assembleIngress(o: { config: IngressConfig; log: Logger; s
   prune.unref();
   return {
     app,
-    collections: [...workspaceCollections, ...hookCollections, ...ledgerCollections, ...workflowCollections, recordsCollection, runsCollection],
+    collections: [...workspaceCollections, ...hookCollections, ...ledgerCollections, ...workflowCollections, recordsCollection, runsCollection, credentialsCollection],
     async close() {
       clearInterval(prune);
       await app.close();
+      code.close();
       await admin.disconnect();
     },
   };

@@ -3,6 +3,7 @@ import type { EventBus } from '../../libs/kafka/producer.ts';
 import type { RecordReader } from '../../libs/store/records.ts';
 import type { SecretBox } from '../../libs/secrets/crypto.ts';
 import type { RunStore } from '../../libs/store/runs.ts';
+import type { CredentialStore } from '../../libs/store/credentials.ts';
 import type { StepHandlers } from '../../libs/workflow/engine.ts';
 import type { WorkspaceStore } from './store/workspaces.ts';
 import type { HookStore } from './store/hooks.ts';
@@ -34,6 +35,8 @@ export interface IngressDeps {
   /** Dry runs (`POST /v1/workflows/:id/test`) execute here, with handlers that perform no effect. */
   dryRun: { handlers: StepHandlers; timeoutMs: number; stepTimeoutMs: number };
   secrets: SecretBox;
+  /** Stored credentials (`/v1/credentials`); secrets sealed with `secrets`. */
+  credentials: CredentialStore;
   auth: Authenticator;
   limiter: RateLimiter;
   metrics: IngressMetrics;

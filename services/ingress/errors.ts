@@ -12,6 +12,7 @@ export const ingressErrors = {
   NOT_FOUND: { status: 404, retriable: false },
   METHOD_NOT_ALLOWED: { status: 405, retriable: false },
   WORKFLOW_CONFLICT: { status: 409, retriable: true },
+  CREDENTIAL_EXISTS: { status: 409, retriable: false },
   WORKFLOW_NOT_ACTIVE: { status: 409, retriable: false },
   WORKFLOW_NOT_MANUAL: { status: 409, retriable: false },
   RUN_NOT_RETRIABLE: { status: 409, retriable: false },

@@ -3,6 +3,8 @@
 -- Statements are separated by blank lines (postgres --single -j); keep blank
 -- lines out of statements.
 --
+-- (The same is done for the top-level "terms" array of record documents; see below.)
+--
 -- Why: FerretDB 1.24's PostgreSQL backend pushes an {_id: x} filter (and any
 -- equality on a top-level field) down as  _jsonb->'_id' @> '"x"'  but indexes
 -- _id with a btree on (_jsonb->'_id'), which cannot serve @>. So every find,
@@ -42,6 +44,10 @@ BEGIN
                  public.stack_ferretdb_id_gin_name(rel), nsp, rel, '_id');
   EXECUTE format('ALTER INDEX %I.%I SET (fastupdate = off)', nsp, public.stack_ferretdb_id_gin_name(rel));
   PERFORM gin_clean_pending_list(format('%I.%I', nsp, public.stack_ferretdb_id_gin_name(rel))::regclass);
+  -- The hub's search terms (libs/store/records.ts): {terms: "<term>"} is pushed down
+  -- as _jsonb->'terms' @> '"<term>"', which this serves. Null for other collections.
+  EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %I.%I USING gin ((_jsonb -> %L)) WITH (fastupdate = off)',
+                 left(public.stack_ferretdb_id_gin_name(rel), 56) || '_terms', nsp, rel, 'terms');
 END
 $f$;
 

@@ -108,7 +108,7 @@ test('webhook trigger: activation reports the hook URL and a delivery\'s body is
   });
   const workflowId = (created.json() as { workflowId: string }).workflowId;
   const activated = (await hub.call('POST', `/v1/workflows/${workflowId}/activate`)).json() as { hook: { url: string; hookId: string } };
-  assert.match(activated.hook.url, /\/hooks\/[A-Za-z0-9_]+$/);
+  assert.match(activated.hook.url, /\/hooks\/hk_[A-Za-z0-9_-]+$/);
   const delivery = await hub.t.app.inject({ method: 'POST', url: new URL(activated.hook.url).pathname, payload: { email: 'form@x.test', name: 'Formy' } });
   assert.equal(delivery.statusCode, 202, delivery.body);
   const [run] = await onlyRun(workflowId);

@@ -21,6 +21,8 @@ export function envFor(config: BaseConfig, extra: Record<string, string> = {}): 
     HUB_TOPIC_PREFIX: config.topicPrefix,
     HUB_TOPIC_PARTITIONS: String(config.topicPartitions),
     LOG_LEVEL: 'info',
+    // Services that open stored credentials need a key; tests that store some pass the ingress's.
+    HUB_SECRETS_KEY: process.env.HUB_SECRETS_KEY ?? `test:${Buffer.alloc(32, 7).toString('base64')}`,
     ...extra,
   };
 }

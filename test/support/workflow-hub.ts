@@ -18,6 +18,10 @@ import { ensureCollections } from '../../libs/store/mongo.ts';
 import type { ConsumerRunner } from '../../libs/kafka/consumer.ts';
 import type { RunStatus } from '../../libs/workflow/run-model.ts';
 import type { StepHandler } from '../../libs/workflow/engine.ts';
+import { createHttpClient } from '../../libs/http/index.ts';
+import { createCodeRunner } from '../../libs/sandbox/code-runner.ts';
+import { createCredentialStore } from '../../libs/store/credentials.ts';
+import { SecretBox } from '../../libs/secrets/crypto.ts';
 
 export type ExecutorTestLimits = ExecutorLimits & { workflowMaxDepth: number; searchScanMax: number; maxBufferedRuns: number };
 
@@ -56,6 +60,14 @@ export async function startWorkflowHub(label: string, options: { executors?: num
   const projector: ConsumerRunner = createRecordProjector({ runtime, records: createRecordStore(t.store.db), log });
   await projector.start();
   const ws = await t.createWorkspace();
+  // The executors' http steps may reach the tests' emulators on loopback (operator allowlist).
+  const code = await createCodeRunner();
+  const integrations = {
+    http: createHttpClient({ allowlist: ['127.0.0.1', '::1', 'localhost'] }),
+    credentials: createCredentialStore(t.store.db, new SecretBox(t.config.secretsKey)),
+    code,
+    emailDeliveryTimeoutMs: 30_000,
+  };
   const executors: ExecutorApp[] = [];
   const matchers: MatcherApp[] = [];
 
@@ -84,7 +96,7 @@ export async function startWorkflowHub(label: string, options: { executors?: num
     runsOf: (workflowId) => runs.list(ws.workspaceId, workflowId, { limit: 10_000 }),
     async startExecutor(limits = {}, extra = options.extraHandlers) {
       const app = createExecutorApp({
-        runtime, runs, records: createRecordReader(t.store.db), log, limits: { ...testExecutorLimits, ...options.limits, ...limits },
+        runtime, runs, records: createRecordReader(t.store.db), log, limits: { ...testExecutorLimits, ...options.limits, ...limits }, integrations,
         ...(extra ? { extraHandlers: extra } : {}), commitIntervalMs: 200,
       });
       await app.start();
@@ -100,6 +112,7 @@ export async function startWorkflowHub(label: string, options: { executors?: num
     async close() {
       await Promise.all([...executors, ...matchers].map((a) => a.stop().catch(() => undefined)));
       await projector.stop();
+      code.close();
       await runtime.close();
       await t.close();
     },

@@ -176,7 +176,7 @@ export function runRoutes(app: FastifyInstance, d: IngressDeps, routes: RouteTab
     const runId = `dry_${randomUUID().replace(/-/g, '').slice(0, 24)}`;
     const steps: StepRecord[] = [];
     const outcome = await executeRun({
-      runId, workspaceId: principal.workspaceId, workflowId: w._id, definition: version.definition, trigger: body.trigger,
+      runId, workspaceId: principal.workspaceId, workflowId: w._id, version: version.version, definition: version.definition, trigger: body.trigger,
       triggerEventId: `test:${runId}`, correlationId: runId, depth: 0, dryRun: true, recorded: {},
       onStep: async (s) => { steps.push(s); }, signal: AbortSignal.timeout(d.dryRun.timeoutMs),
     }, { handlers: d.dryRun.handlers, stepTimeoutMs: d.dryRun.stepTimeoutMs, stepMaxAttempts: 1, retryBackoffMs: 0, retryBackoffMaxMs: 0, now: d.now, log: d.log });

@@ -1,0 +1,53 @@
+import { loadConfigOrExit } from '../../libs/config/index.ts';
+import { createLogger } from '../../libs/log/index.ts';
+import { startKafkaRuntime } from '../../libs/kafka/runtime.ts';
+import { connectStore, ensureCollections } from '../../libs/store/mongo.ts';
+import { createHttpClient } from '../../libs/http/index.ts';
+import { runService } from '../../libs/service/run.ts';
+import { failpoint } from '../../libs/service/failpoints.ts';
+import { notifierConfigSpec } from './config.ts';
+import { SecretBox } from '../../libs/secrets/crypto.ts';
+import { createCredentialStore } from '../../libs/store/credentials.ts';
+import type { CredentialResolvers } from './deps.ts';
+import { createNotificationLedger, notificationsCollection } from './ledger.ts';
+import { createNotifier, notifierGroup } from './app.ts';
+
+const config = loadConfigOrExit(notifierConfigSpec);
+const log = createLogger({ service: 'notifier', level: config.logLevel });
+
+await runService(log, async (onStop) => {
+  const store = await connectStore(config.mongodbUri, config.mongodbDatabase);
+  onStop(store.close);
+  await ensureCollections(store.db, [notificationsCollection]);
+  const runtime = await startKafkaRuntime(config, log, { groups: [notifierGroup] });
+  onStop(runtime.close);
+  const credentials = createCredentialStore(store.db, new SecretBox(config.secretsKey));
+  const resolvers: CredentialResolvers = {
+    async resolveSmtp(workspaceId, name) {
+      const c = await credentials.resolve(workspaceId, name);
+      if (!c || c.type !== 'smtp') return null;
+      return { host: c.host, port: c.port, secure: c.secure, ...(c.username ? { username: c.username } : {}), ...(c.password ? { password: c.password } : {}), ...(c.from ? { from: c.from } : {}) };
+    },
+    // Chat webhooks are given per step as a URL credential of type header/bearer in a later release.
+    resolveChatWebhook: async () => null,
+  };
+  const notifier = createNotifier({
+    runtime,
+    ledger: createNotificationLedger(store.db),
+    http: createHttpClient({ allowlist: config.httpAllowlist }),
+    log,
+    settings: {
+      smtp: config.smtp, from: config.smtpFrom, maxAttempts: config.smtpMaxAttempts, retryBackoffMs: config.smtpRetryBackoffMs,
+      smtpTimeoutMs: config.smtpTimeoutMs, chatTimeoutMs: config.chatTimeoutMs,
+    },
+    ...resolvers,
+    claimStaleMs: config.claimStaleMs,
+    concurrency: config.topicPartitions,
+    faults: {
+      afterDelivery: (n) => failpoint('notifier-after-delivery', n.workspaceId),
+      afterResult: (n) => failpoint('notifier-after-result', n.workspaceId),
+    },
+  });
+  onStop(notifier.stop);
+  await notifier.start();
+});

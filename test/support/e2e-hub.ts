@@ -1,0 +1,151 @@
+/**
+ * The whole hub as processes on the real stack, as `npm start` runs it (ingress,
+ * record-projector, trigger-matcher, action-executor, notifier), isolated by topic
+ * prefix and database, with an SMTP capture for its emails and an operator allowlist
+ * that lets http steps reach the tests' emulators on 127.0.0.1. Talks to it over HTTP
+ * like a user.
+ */
+import net from 'node:net';
+import { readFileSync } from 'node:fs';
+import { baseConfigSpec, readConfig, type BaseConfig } from '../../libs/config/index.ts';
+import { connectStore, type Store } from '../../libs/store/mongo.ts';
+import { createRecordReader, type RecordDocument } from '../../libs/store/records.ts';
+import { createRunStore, type Run } from '../../libs/store/runs.ts';
+import type { RunStatus } from '../../libs/workflow/run-model.ts';
+import { instantiate, parseExample } from '../../libs/workflow/examples.ts';
+import { testIngressEnv } from './ingress.ts';
+import { startService, type ServiceProcess } from './process.ts';
+import { eventually } from './env.ts';
+import { startSmtpCapture, type SmtpCapture } from '../emulators/smtp.ts';
+
+export const hubServices = ['ingress', 'record-projector', 'trigger-matcher', 'action-executor', 'notifier'] as const;
+
+export interface ApiAnswer { status: number; body: unknown }
+
+export interface E2EHub {
+  url: string;
+  config: BaseConfig;
+  store: Store;
+  smtp: SmtpCapture;
+  workspaceId: string;
+  apiKey: string;
+  services: Map<string, ServiceProcess>;
+  api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiAnswer>;
+  /** Imports examples/<file> with these variables and activates it; returns the workflow id and its hook URL, if any. */
+  importExample(file: string, vars: Record<string, string>): Promise<{ workflowId: string; hookUrl: string | null }>;
+  credential(body: Record<string, unknown>): Promise<void>;
+  sendRecords(events: unknown[]): Promise<void>;
+  record(object: string, recordId: string): Promise<RecordDocument | null>;
+  /** Live records of an object (projection), in recordId order. */
+  records(object: string): Promise<RecordDocument[]>;
+  runsOf(workflowId: string): Promise<Run[]>;
+  /** Waits until `count` runs of the workflow have ended; returns them, oldest first. */
+  endedRuns(workflowId: string, count: number, timeoutMs?: number): Promise<Run[]>;
+  waitForRun(runId: string, statuses?: RunStatus[], timeoutMs?: number): Promise<Run>;
+  /** Restarts one service process (same environment). */
+  restart(name: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startE2EHub(label: string, extraEnv: Record<string, string> = {}): Promise<E2EHub> {
+  const smtp = await startSmtpCapture();
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...testIngressEnv(label, { HUB_HTTP_PORT: String(port), HUB_PUBLIC_URL: url }),
+    HUB_HTTP_ALLOWLIST: '127.0.0.1',
+    HUB_SMTP_URL: `smtp://127.0.0.1:${smtp.port}`,
+    HUB_SMTP_FROM: 'CRM hub <hub@example.test>',
+    HUB_SMTP_RETRY_BACKOFF_MS: '200',
+    HUB_STEP_RETRY_BACKOFF_MS: '200',
+    HUB_SCHEDULE_CHECK_MS: '250',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'info',
+    ...extraEnv,
+  };
+  const config = readConfig(baseConfigSpec, { ...env, LOG_LEVEL: 'warn' });
+  const store = await connectStore(config.mongodbUri, config.mongodbDatabase);
+  const services = new Map<string, ServiceProcess>();
+  const start = async (name: string) => {
+    const s = startService(name, env);
+    services.set(name, s);
+    await s.started;
+  };
+  // The ingress first: it creates the topics and registers the schemas the others use.
+  await start('ingress');
+  await Promise.all(hubServices.filter((n) => n !== 'ingress').map(start));
+
+  const adminToken = env.HUB_ADMIN_TOKEN!;
+  const raw = async (method: string, path: string, token: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiAnswer> => {
+    const res = await fetch(`${url}${path}`, {
+      method, headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) as unknown : null };
+  };
+  const ws = (await raw('POST', '/v1/admin/workspaces', adminToken, { name: label })).body as { workspaceId: string; apiKey: string };
+  const api = (method: string, path: string, body?: unknown, headers?: Record<string, string>) => raw(method, path, ws.apiKey, body, headers);
+  const runs = createRunStore(store.db);
+  const reader = createRecordReader(store.db);
+
+  const hub: E2EHub = {
+    url, config, store, smtp, workspaceId: ws.workspaceId, apiKey: ws.apiKey, services, api,
+    async importExample(file, vars) {
+      const example = parseExample(readFileSync(`examples/${file}`, 'utf8'));
+      const created = await api('POST', '/v1/workflows', instantiate(example, vars));
+      if (created.status !== 201) throw new Error(`importing ${file}: ${created.status} ${JSON.stringify(created.body)}`);
+      const { workflowId } = created.body as { workflowId: string };
+      const activated = await api('POST', `/v1/workflows/${workflowId}/activate`);
+      if (activated.status !== 200) throw new Error(`activating ${file}: ${activated.status} ${JSON.stringify(activated.body)}`);
+      const hook = (activated.body as { hook: { url: string } | null }).hook;
+      return { workflowId, hookUrl: hook?.url ?? null };
+    },
+    async credential(body) {
+      const res = await api('POST', '/v1/credentials', body);
+      if (res.status !== 201) throw new Error(`credential ${String(body.name)}: ${res.status} ${JSON.stringify(res.body)}`);
+    },
+    async sendRecords(events) {
+      const res = await api('POST', '/v1/events', { events });
+      if (res.status !== 202) throw new Error(`events: ${res.status} ${JSON.stringify(res.body)}`);
+    },
+    record: (object, recordId) => reader.get(ws.workspaceId, object, recordId),
+    records: (object) => reader.list(ws.workspaceId, object, { afterRecordId: null, limit: 10_000 }),
+    runsOf: (workflowId) => runs.list(ws.workspaceId, workflowId, { limit: 10_000 }),
+    async endedRuns(workflowId, count, timeoutMs = 90_000) {
+      const list = await eventually(`${count} ended run(s) of ${workflowId}`, async () => {
+        const all = await runs.list(ws.workspaceId, workflowId, { limit: 10_000 });
+        const ended = all.filter((r) => ['completed', 'failed', 'cancelled'].includes(r.status));
+        return ended.length >= count ? ended : null;
+      }, timeoutMs, 200);
+      return list.sort((a, b) => a.queuedAt.getTime() - b.queuedAt.getTime());
+    },
+    waitForRun: (runId, statuses = ['completed', 'failed', 'cancelled'], timeoutMs = 90_000) =>
+      eventually(`run ${runId} to be ${statuses.join('/')}`, async () => {
+        const r = await runs.get(runId);
+        return r && statuses.includes(r.status) ? r : null;
+      }, timeoutMs, 200),
+    async restart(name) {
+      await services.get(name)?.kill('SIGTERM');
+      await start(name);
+    },
+    async close() {
+      await Promise.all([...services.values()].map((s) => s.kill('SIGTERM')));
+      await smtp.close();
+      await store.db.dropDatabase().catch(() => undefined);
+      await store.close();
+    },
+  };
+  return hub;
+}
