@@ -342,3 +342,27 @@ test('runs API: bad input is refused with the field named', async () => {
   assert.equal(ended.statusCode, 409);
   assert.equal((ended.json() as { error: { code: string } }).error.code, 'RUN_ALREADY_ENDED');
 });
+
+test('record.delete step: the record becomes a tombstone through a caused record.deleted event; deleting it again is a clear run error', async () => {
+  await hub.sendRecords([{ type: 'record.created', object: 'leads3', recordId: 'gone', record: { name: 'Old lead' } }]);
+  await eventually('lead projected', () => record('leads3', 'gone'));
+  const workflowId = await hub.activate({ name: 'Purge', trigger: { type: 'manual', availability: 'single', object: 'leads3' }, steps: [
+    { id: 'purge', type: 'record.delete', input: { object: 'leads3', recordId: '{{trigger.record.id}}' } },
+  ] });
+  const runId = ((await hub.call('POST', `/v1/workflows/${workflowId}/runs`, { recordIds: ['gone'] })).json() as { runIds: string[] }).runIds[0]!;
+  const run = await hub.waitForRun(runId);
+  assert.equal(run.status, 'completed', JSON.stringify(run.error));
+  assert.deepEqual(run.steps.purge!.output, { recordId: 'gone' });
+  const tomb = await eventually('tombstone', async () => { const r = await record('leads3', 'gone'); return r?.deleted ? r : null; });
+  assert.deepEqual(tomb.fields, { name: 'Old lead' }, 'a tombstone keeps the last fields');
+  const events = (await readTopic<RecordChanged>(hub.runtime, hub.runtime.topic(topics.records))).map((m) => m.value).filter((e) => e.object === 'leads3' && e.type === 'record.deleted');
+  assert.equal(events.length, 1);
+  assert.equal(events[0]!.causationDepth, 1);
+
+  const again = await hub.activate({ name: 'Purge twice', trigger: { type: 'manual', availability: 'global' }, steps: [
+    { id: 'purge', type: 'record.delete', input: { object: 'leads3', recordId: 'gone' } },
+  ] });
+  const failed = await hub.waitForRun(((await hub.call('POST', `/v1/workflows/${again}/runs`, {})).json() as { runIds: string[] }).runIds[0]!);
+  assert.equal(failed.status, 'failed');
+  assert.equal(failed.error?.code, 'RECORD_NOT_FOUND');
+});
