@@ -82,3 +82,24 @@ test('variant: the mail server refuses; the run fails with its reply; a retry se
   assert.equal((await hub.records('people')).filter((r) => r.fields.email === 'alan@turing.test').length, 1);
   assert.equal((await hub.records('tasks')).filter((r) => String(r.fields.title).includes('Alan Turing')).length, 1);
 });
+
+test('the example imports with one command: npm run hub -- workflow import … --activate', async () => {
+  const { execFile } = await import('node:child_process');
+  const run = (args: string[], env: Record<string, string>) => new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', 'libs/cli/hub.ts', ...args], { env: { ...process.env, ...env } }, (err, stdout, stderr) => resolve({ code: err ? (err as { code?: number }).code ?? 1 : 0, stdout, stderr }));
+  });
+  const ok = await run(['workflow', 'import', 'examples/01-web-form.json', '--var', 'SALES_TEAM_EMAIL=cli@acme.test', '--activate'], { HUB_URL: hub.url, HUB_API_KEY: hub.apiKey });
+  assert.equal(ok.code, 0, ok.stderr);
+  const imported = JSON.parse(ok.stdout) as { workflowId: string; status: string; activeVersion: number; hook: { url: string } };
+  assert.equal(imported.status, 'active');
+  assert.equal(imported.activeVersion, 1);
+  assert.match(imported.hook.url, /\/hooks\/hk_/);
+  const stored = await hub.api('GET', `/v1/workflows/${imported.workflowId}`);
+  assert.deepEqual((stored.body as { versions: { definition: { steps: { id: string; input: { to?: string[] } }[] } }[] }).versions[0]!.definition.steps.find((s) => s.id === 'notify')!.input.to, ['cli@acme.test']);
+  const noKey = await run(['workflow', 'import', 'examples/01-web-form.json'], { HUB_URL: hub.url, HUB_API_KEY: '' });
+  assert.equal(noKey.code, 1);
+  assert.match(noKey.stderr, /set HUB_API_KEY/);
+  const badVar = await run(['workflow', 'import', 'examples/01-web-form.json', '--var', 'NOPE'], { HUB_URL: hub.url, HUB_API_KEY: hub.apiKey });
+  assert.equal(badVar.code, 1);
+  assert.match(badVar.stderr, /expected --var NAME=value/);
+});
