@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The local stack: Kafka (KRaft), Apicurio schema registry, FerretDB (MongoDB wire)
-# on PostgreSQL.
+# on PostgreSQL, and a mail catcher for the emails workflows send.
 #   stack.sh up      start what is not running, wait for health (idempotent)
 #   stack.sh down    stop every part cleanly
 #   stack.sh status  NAME=value address lines; exit 1 when a part is down
@@ -10,9 +10,10 @@ source "$STACK_ROOT/stack/kafka/part.sh"
 source "$STACK_ROOT/stack/registry/part.sh"
 source "$STACK_ROOT/stack/postgres/part.sh"
 source "$STACK_ROOT/stack/ferretdb/part.sh"
+source "$STACK_ROOT/stack/smtp/part.sh"
 
 # Start order; stop is the reverse. FerretDB stores its data in PostgreSQL.
-PARTS=(kafka registry postgres ferretdb)
+PARTS=(kafka registry postgres ferretdb smtp)
 # Parts that must be healthy before the next ones start.
 BLOCKING_PARTS=" postgres "
 HEALTH_TIMEOUT_S="${STACK_HEALTH_TIMEOUT_S:-180}"
