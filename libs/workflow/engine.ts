@@ -37,6 +37,12 @@ export interface StepRunContext {
   stepKey: string;
   /** Deterministic per (run, step key): use it as the effect's event id or idempotency key. */
   effectId: string;
+  /**
+   * The same for every attempt of the run (retries included): what a remote API
+   * with idempotency keys should see, so a retried run whose earlier request did
+   * go through (an answer lost, a 502 after processing) gets that request's answer.
+   */
+  idempotencyKey?: string;
   correlationId: string;
   /** The run's trigger event: what the step's own events are caused by. */
   causationId: string;
@@ -193,7 +199,7 @@ export async function executeRun(run: RunInput, o: EngineOptions): Promise<RunOu
       try {
         const ctx: StepRunContext = {
           runId: run.runId, workspaceId: run.workspaceId, workflowId: run.workflowId, version: run.version, stepKey: key,
-          effectId: effectId(run.runId, key, run.attempt ?? 1), correlationId: run.correlationId, causationId: run.triggerEventId, depth: run.depth, memory,
+          effectId: effectId(run.runId, key, run.attempt ?? 1), idempotencyKey: effectId(run.runId, key), correlationId: run.correlationId, causationId: run.triggerEventId, depth: run.depth, memory,
           dryRun: run.dryRun, attempt, signal: run.signal, scope, now: o.now, log,
           awaitResult: () => Promise.reject(new Error('this step waits for a result, which this run cannot receive')),
         };

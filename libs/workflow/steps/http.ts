@@ -8,7 +8,7 @@
  *   false), so the engine's own step retries never multiply them (3 × 5 requests for a
  *   "5 attempts" step). One exception: HTTP_ABORTED (the executor stopping or the run
  *   cancelled) stays retriable, as the run resumes later.
- * - Idempotency: requests other than GET/HEAD carry `Idempotency-Key: <effectId>` (unless
+ * - Idempotency: requests other than GET/HEAD carry `Idempotency-Key: <idempotencyKey>` (unless
  *   the step sets one), the same for every attempt and after a crash, so APIs that honour
  *   it (Stripe, Adyen…) apply a repeated request once.
  * - Secrets: the credential is resolved at execution and only its name is in the step's
@@ -95,7 +95,7 @@ function prepare(input: HttpInput, ctx: StepRunContext): Prepared {
     if (!['string', 'number', 'boolean'].includes(typeof value)) throw raise('HTTP_STEP_INPUT_INVALID', `header ${name} must render to a string, got ${kindOf(value)}`, { path: `/headers/${esc(name)}` });
     headers[name.toLowerCase()] = String(value);
   }
-  if (input.method !== 'GET' && input.method !== 'HEAD' && headers['idempotency-key'] === undefined) headers['idempotency-key'] = ctx.effectId;
+  if (input.method !== 'GET' && input.method !== 'HEAD' && headers['idempotency-key'] === undefined) headers['idempotency-key'] = ctx.idempotencyKey ?? ctx.effectId;
   return { method: input.method, url, headers, body: input.body };
 }
 
