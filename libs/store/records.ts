@@ -1,6 +1,7 @@
 import type { Collection, Db } from 'mongodb';
 import type { CollectionSpec } from './mongo.ts';
 import { isDuplicateKey, storeError } from './errors.ts';
+import { decodeFromStore, encodeForStore } from './encoding.ts';
 
 /** Materialized current state of one CRM record, owned by the record-projector. */
 export interface RecordDocument {
@@ -88,12 +89,16 @@ export function searchTerms(workspaceId: string, object: string, fields: Record<
   return terms;
 }
 
+function readDoc(doc: RecordDocument | null): RecordDocument | null {
+  return doc ? { ...doc, fields: decodeFromStore(doc.fields) } : null;
+}
+
 export function createRecordReader(db: Db): RecordReader {
   const records: Collection<RecordDocument> = db.collection<RecordDocument>(recordsCollection.name);
   return {
     async get(workspaceId, object, recordId) {
       try {
-        return await records.findOne({ _id: recordKey(workspaceId, object, recordId) });
+        return readDoc(await records.findOne({ _id: recordKey(workspaceId, object, recordId) }));
       } catch (err) {
         throw storeError(err, 'reading a record');
       }
@@ -103,7 +108,7 @@ export function createRecordReader(db: Db): RecordReader {
         ? { workspaceId, object, deleted: false }
         : { workspaceId, object, deleted: false, recordId: { $gt: afterRecordId } };
       try {
-        return await records.find(filter).sort({ recordId: 1 }).limit(limit).toArray();
+        return (await records.find(filter).sort({ recordId: 1 }).limit(limit).toArray()).map((d) => readDoc(d)!);
       } catch (err) {
         throw storeError(err, 'listing records');
       }
@@ -111,11 +116,10 @@ export function createRecordReader(db: Db): RecordReader {
     async scan(workspaceId, object, { equals, limit }) {
       const filter: Record<string, unknown> = { workspaceId, object, deleted: false };
       const entries = Object.entries(equals);
-      // One term is matched by index; the other equalities are checked on what it finds.
+      // One term is matched by index; the search's rule checks the rest on what it finds.
       if (entries.length > 0) filter.terms = searchTerm(workspaceId, object, entries[0]![0], entries[0]![1]);
-      for (const [field, value] of entries.slice(1)) filter[`fields.${field}`] = value;
       try {
-        return await records.find(filter).limit(limit).toArray();
+        return (await records.find(filter).limit(limit).toArray()).map((d) => readDoc(d)!);
       } catch (err) {
         throw storeError(err, 'searching records');
       }
@@ -133,8 +137,8 @@ export function createRecordStore(db: Db): RecordStore {
         deleted: c.deleted, version: c.version, eventId: c.eventId, updatedAt: c.occurredAt,
       };
       if (!c.deleted) {
-        set.fields = c.fields ?? {};
-        set.terms = searchTerms(c.workspaceId, c.object, set.fields);
+        set.terms = searchTerms(c.workspaceId, c.object, c.fields ?? {});
+        set.fields = encodeForStore(c.fields ?? {});
       }
       try {
         // Matches only an older state; when the stored state is newer or the same, the
@@ -152,7 +156,7 @@ export function createRecordStore(db: Db): RecordStore {
     },
     async get(workspaceId, object, recordId) {
       try {
-        return await records.findOne({ _id: recordKey(workspaceId, object, recordId) });
+        return readDoc(await records.findOne({ _id: recordKey(workspaceId, object, recordId) }));
       } catch (err) {
         throw storeError(err, 'reading a record');
       }

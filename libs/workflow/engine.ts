@@ -55,6 +55,11 @@ export interface StepRunContext {
   attempt: number;
   /** Aborted on timeout or cancellation. */
   signal: AbortSignal;
+  /**
+   * The step tried its effect `n` times within this attempt (an http step's own
+   * retries of 429/5xx): recorded in the step's `attempts`.
+   */
+  countTries?(n: number): void;
   /** What templates and rules read at this point. */
   scope: TemplateScope;
   /**
@@ -194,8 +199,11 @@ export async function executeRun(run: RunInput, o: EngineOptions): Promise<RunOu
       await run.onStep(record('failed', step.input, null, error, 0));
       throw new StepFailed({ ...error, stepKey: key });
     }
+    // Tries beyond one per engine attempt, as handlers report them (countTries).
+    let extraTries = 0;
     for (let attempt = 1; ; attempt++) {
       if (run.signal.aborted) throw new RunCancelled();
+      const countTries = (n: number) => { if (Number.isInteger(n) && n > 1) extraTries += n - 1; };
       try {
         const ctx: StepRunContext = {
           runId: run.runId, workspaceId: run.workspaceId, workflowId: run.workflowId, version: run.version, stepKey: key,
@@ -204,11 +212,11 @@ export async function executeRun(run: RunInput, o: EngineOptions): Promise<RunOu
           awaitResult: () => Promise.reject(new Error('this step waits for a result, which this run cannot receive')),
         };
         const output = await withTimeout(handler.timeoutMs?.(input) ?? o.stepTimeoutMs, run.signal, (signal) => handler.execute(input, step, {
-          ...ctx, signal,
+          ...ctx, signal, countTries,
           awaitResult: (id) => (run.awaitResult ? run.awaitResult(id, signal) : ctx.awaitResult(id)),
         }));
         o.afterEffect?.(step, key);
-        await run.onStep(record('completed', input, output ?? null, null, attempt));
+        await run.onStep(record('completed', input, output ?? null, null, attempt + extraTries));
         return output ?? null;
       } catch (err) {
         if (err instanceof RunCancelled) throw err;
@@ -219,7 +227,7 @@ export async function executeRun(run: RunInput, o: EngineOptions): Promise<RunOu
           await sleep(delay, run.signal);
           continue;
         }
-        await run.onStep(record('failed', input, null, error, attempt));
+        await run.onStep(record('failed', input, null, error, attempt + extraTries));
         throw new StepFailed({ ...error, stepKey: key });
       }
     }

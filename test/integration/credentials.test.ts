@@ -265,3 +265,12 @@ test('no log line carries a secret', () => {
   assert.match(all, /credential created/);
   assertNoSecret(all);
 });
+
+test('a basic credential may have an empty password (APIs that take "key:")', async () => {
+  const res = await inject('POST', '/v1/credentials', { name: 'stripe-basic', type: 'basic', username: 'sk_test_1234', password: '' });
+  assert.equal(res.statusCode, 201, res.body);
+  const store = createCredentialStore(t.store.db, new SecretBox(t.config.secretsKey));
+  const resolved = await store.resolve(workspaceId, 'stripe-basic');
+  assert.equal(resolved?.type, 'basic');
+  assert.equal(resolved?.type === 'basic' ? resolved.password.reveal() : null, '');
+});

@@ -366,3 +366,22 @@ test('record.delete step: the record becomes a tombstone through a caused record
   assert.equal(failed.status, 'failed');
   assert.equal(failed.error?.code, 'RECORD_NOT_FOUND');
 });
+
+test('nested arrays: a rule with an "in" list is saved and runs, and records holding arrays of arrays are projected and read back', async () => {
+  const workflowId = await hub.activate({ name: 'Stages', trigger: { type: 'record.created', object: 'deals', filter: { in: [{ var: 'record.stage' }, ['won', 'signed']] } }, steps: [
+    { id: 'copy', type: 'record.create', input: { object: 'deal_copies', values: { grid: '{{trigger.record.grid}}', stage: '{{trigger.record.stage}}' } } },
+  ] });
+  const read = (await hub.call('GET', `/v1/workflows/${workflowId}`)).json() as { versions: { definition: { trigger: { filter: unknown } } }[] };
+  assert.deepEqual(read.versions[0]!.definition.trigger.filter, { in: [{ var: 'record.stage' }, ['won', 'signed']] });
+  await hub.sendRecords([
+    { type: 'record.created', object: 'deals', recordId: 'd1', record: { stage: 'open', grid: [[0]] } },
+    { type: 'record.created', object: 'deals', recordId: 'd2', record: { stage: 'won', grid: [[1, 2], [3, 4]] } },
+  ]);
+  const [run] = await onlyRun(workflowId);
+  assert.equal(run!.status, 'completed', JSON.stringify(run!.error));
+  const copyId = (run!.steps.copy!.output as { record: { id: string } }).record.id;
+  const copy = await eventually('copy projected', () => record('deal_copies', copyId));
+  assert.deepEqual(copy.fields, { grid: [[1, 2], [3, 4]], stage: 'won' });
+  const api = await hub.call('GET', '/v1/records/deals/d2');
+  assert.deepEqual((api.json() as { record: unknown }).record, { stage: 'won', grid: [[1, 2], [3, 4]] });
+});

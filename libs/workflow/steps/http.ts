@@ -169,8 +169,10 @@ export function createHttpStepHandler(d: HttpStepDeps): StepHandler {
           ...(auth && !DROPPED_CROSS_ORIGIN.has(auth.header) ? { maxRedirects: 0 } : {}),
         });
       } catch (err) {
+        if (err instanceof HttpStatusError) ctx.countTries?.(err.response.attempts);
         throw stepError(err, secrets);
       }
+      ctx.countTries?.(res.attempts);
       return {
         status: res.status,
         headers: redactSecrets(redactHeaders(res.headers), secrets),

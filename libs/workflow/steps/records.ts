@@ -156,7 +156,12 @@ export function createRecordStepHandlers(d: RecordStepDeps): Map<string, StepHan
       const base = { trigger: ctx.scope.trigger, steps: ctx.scope.steps, item: ctx.scope.item, index: ctx.scope.index };
       const now = ctx.now();
       const equals = input.filter === undefined ? {} : pushdown(input.filter, base, now);
-      const docs = await d.reader.scan(ctx.workspaceId, input.object, { equals, limit: d.searchScanMax + 1 });
+      // A filter on the record's id reads that one record (by key), whatever else it asks.
+      const byKey = typeof equals.id === 'string' ? equals.id : null;
+      delete equals.id;
+      const docs = byKey !== null
+        ? [await d.reader.get(ctx.workspaceId, input.object, byKey)].filter((doc): doc is RecordDocument => doc !== null && !doc.deleted)
+        : await d.reader.scan(ctx.workspaceId, input.object, { equals, limit: d.searchScanMax + 1 });
       if (docs.length > d.searchScanMax) {
         throw raiseRun('SEARCH_TOO_BROAD', `the search reads more than ${d.searchScanMax} ${input.object} records; add an equality on a field (e.g. {"==": [{"var": "record.email"}, …]}) to the filter`, { path: '/filter' });
       }
@@ -187,7 +192,7 @@ const NUMERIC = /^\s*-?\d/;
 /**
  * Equalities on record fields that a rule requires (top-level `==`/`===`, or inside a
  * top-level `and`) whose other side does not read the record: the store pre-filters
- * on them. Only where the store's strict equality cannot drop a match JSON Logic's
+ * on them (`id`: the record is read by its key). Only where the store's strict equality cannot drop a match JSON Logic's
  * loose `==` would keep.
  */
 export function pushdown(rule: Rule, base: Record<string, unknown>, now: number): Record<string, string | number | boolean> {
@@ -218,7 +223,7 @@ function recordVar(v: unknown): string | null {
   const path = Array.isArray(name) ? name[0] : name;
   if (typeof path !== 'string' || !path.startsWith('record.')) return null;
   const field = path.slice('record.'.length);
-  return FIELD.test(field) && field !== 'id' ? field : null;
+  return FIELD.test(field) ? field : null;
 }
 
 function readsRecord(v: unknown): boolean {

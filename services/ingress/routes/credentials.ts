@@ -84,7 +84,9 @@ export function parseCredentialBody(body: unknown, nameFromPath?: string): { nam
       const username = text(b.username, 'username', 200);
       // RFC 7617: the user-id of Basic authentication cannot contain a colon.
       if (username.includes(':')) throw bad('/username', 'username must not contain ":" (Basic authentication splits on it)');
-      return { name, material: { type: 'basic', username, password: new Secret(text(b.password, 'password', 1024)) } };
+      // An empty password is allowed: APIs such as Stripe's and MadKudu's take `key:`.
+      const password = b.password === '' ? '' : text(b.password, 'password', 1024);
+      return { name, material: { type: 'basic', username, password: new Secret(password) } };
     }
     case 'header': {
       const header = text(b.header, 'header', 100);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Db } from 'mongodb';
 import type { CollectionSpec } from '../../../libs/store/mongo.ts';
 import { isDuplicateKey, storeError } from '../../../libs/store/errors.ts';
+import { decodeFromStore, encodeForStore } from '../../../libs/store/encoding.ts';
 import type { WorkflowDefinition } from '../../../libs/workflow/model.ts';
 
 export type WorkflowStatus = 'draft' | 'active' | 'inactive';
@@ -50,6 +51,8 @@ export interface WorkflowStore {
   putState(doc: WorkflowDocument): Promise<void>;
 }
 
+const readVersion = (d: WorkflowVersionDocument): WorkflowVersionDocument => ({ ...d, definition: decodeFromStore(d.definition) });
+
 export function createWorkflowStore(db: Db): WorkflowStore {
   const workflows = db.collection<WorkflowDocument>('workflows');
   const versions = db.collection<WorkflowVersionDocument>('workflow_versions');
@@ -59,11 +62,12 @@ export function createWorkflowStore(db: Db): WorkflowStore {
   return {
     get: (id) => guard('reading a workflow', () => workflows.findOne({ _id: id })),
     list: (ws) => guard('listing workflows', async () => (await workflows.find({ workspaceId: ws }).toArray()).sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime())),
-    versions: (id) => guard('listing versions', async () => (await versions.find({ workflowId: id }).toArray()).sort((a, b) => a.version - b.version)),
-    version: (id, n) => guard('reading a version', () => versions.findOne({ _id: versionKey(id, n) })),
+    versions: (id) => guard('listing versions', async () => (await versions.find({ workflowId: id }).toArray()).map(readVersion).sort((a, b) => a.version - b.version)),
+    version: (id, n) => guard('reading a version', async () => { const d = await versions.findOne({ _id: versionKey(id, n) }); return d ? readVersion(d) : null; }),
     async claimVersion(doc) {
       try {
-        await versions.insertOne(doc);
+        // Definitions may hold nested arrays (JSON Logic's "in" lists), which FerretDB cannot store as they are.
+        await versions.insertOne({ ...doc, definition: encodeForStore(doc.definition) });
         return true;
       } catch (err) {
         if (isDuplicateKey(err)) return false;
