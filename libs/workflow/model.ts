@@ -99,6 +99,8 @@ export interface HttpInput {
   auth?: { credential: string };
   timeoutMs: number;
   retry: { maxAttempts: number; backoffMs: number };
+  /** Error statuses (400-599) that complete the step with their answer instead of failing it. */
+  accept?: number[];
 }
 
 export interface EmailInput {

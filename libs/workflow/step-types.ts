@@ -201,7 +201,7 @@ const CREDENTIAL_ID = /^[A-Za-z0-9_.:-]{1,200}$/;
 
 const http: StepTypeSpec = {
   validate(input, ctx) {
-    const v = ctx.fields(input, '', ['method', 'url', 'headers', 'query', 'body', 'auth', 'timeoutMs', 'retry'], ['method', 'url']);
+    const v = ctx.fields(input, '', ['method', 'url', 'headers', 'query', 'body', 'auth', 'timeoutMs', 'retry', 'accept'], ['method', 'url']);
     const method = typeof v.method === 'string' ? v.method.toUpperCase() : '';
     if (!(HTTP_METHODS as readonly string[]).includes(method)) ctx.fail('/method', `method must be one of ${HTTP_METHODS.join(', ')}`);
     const url = text(v.url, '/url', ctx, 'url', 8000);
@@ -248,10 +248,18 @@ const http: StepTypeSpec = {
         backoffMs: integer(r.backoffMs, '/retry/backoffMs', 0, 60_000, 1000, ctx, 'backoffMs'),
       };
     }
+    // Error statuses that are answers, not failures (an enrichment API's 404 "unknown").
+    let accept: number[] | undefined;
+    if (v.accept !== undefined) {
+      if (!Array.isArray(v.accept) || v.accept.length > 20 || !v.accept.every((c) => Number.isInteger(c) && (c as number) >= 400 && (c as number) <= 599)) {
+        ctx.fail('/accept', 'accept must be a list of up to 20 HTTP statuses from 400 to 599 that complete the step instead of failing it');
+      }
+      accept = v.accept as number[];
+    }
     return {
       input: {
         method, url, headers, query: (v.query ?? {}) as Record<string, unknown>,
-        ...(v.body === undefined ? {} : { body: v.body }), ...(auth ? { auth } : {}), timeoutMs, retry,
+        ...(v.body === undefined ? {} : { body: v.body }), ...(auth ? { auth } : {}), timeoutMs, retry, ...(accept ? { accept } : {}),
       },
     };
   },

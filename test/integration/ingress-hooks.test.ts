@@ -173,3 +173,16 @@ test('disabled hooks answer 410, deleted ones 404, and a method the hook does no
   }
   assert.equal((await t.app.inject({ method: 'GET', url: `/v1/hooks/${hook.hookId}`, headers: auth })).statusCode, 404);
 });
+
+test('a JSON array (senders that batch events) arrives as {"items": [...]}; expectedBody can require it', async () => {
+  const hook = await createHook({ name: 'batched', methods: ['POST'], expectedBody: { items: { type: 'array', required: true } } });
+  const events = [{ objectId: 101, propertyName: 'phone', propertyValue: '+1' }, { objectId: 102, propertyName: 'email', propertyValue: 'a@b.test' }];
+  const res = await deliver(hook.hookId, { payload: JSON.stringify(events), headers: { 'content-type': 'application/json' } });
+  assert.equal(res.statusCode, 202, res.body);
+  const { deliveryId } = res.json() as { deliveryId: string };
+  const m = (await readTopic<WebhookReceived>(t.runtime, webhooksTopic())).find((x) => x.value.eventId === deliveryId);
+  assert.deepEqual(JSON.parse(m!.value.body), { items: events });
+  const scalar = await deliver(hook.hookId, { payload: '42', headers: { 'content-type': 'application/json' } });
+  assert.equal(scalar.statusCode, 400);
+  assert.equal((scalar.json() as { error: { path: string } }).error.path, '/body');
+});

@@ -252,3 +252,12 @@ test('through the engine: the recorded step holds the credential\'s name, never 
   assert.equal(JSON.parse(last().body).email, 'ada@example.com');
   assertNoSecret(records);
 });
+
+test('accept: a listed error status completes the step with its answer; others still fail it', async () => {
+  scripts.set('/unknown-person', [{ status: 404, body: { error: { type: 'unknown_record' } } }]);
+  const out = await run(input({ url: `${base}/unknown-person`, accept: [404] })) as { status: number; body: unknown };
+  assert.equal(out.status, 404);
+  assert.deepEqual(out.body, { error: { type: 'unknown_record' } });
+  scripts.set('/gone', [{ status: 410, body: 'gone' }]);
+  await assert.rejects(run(input({ url: `${base}/gone`, accept: [404] })), (err: unknown) => err instanceof HubError && err.code === 'HTTP_STATUS');
+});

@@ -374,6 +374,8 @@ test('code, http and email inputs', () => {
   refused(one('http', { method: 'GET', url: 'https://x.example', auth: { credential: 'a b' } }), '/steps/0/input/auth/credential', /stored credential/);
   refused(one('http', { method: 'GET', url: 'https://x.example', timeoutMs: 60_001 }), '/steps/0/input/timeoutMs', /100 to 60000/);
   refused(one('http', { method: 'GET', url: 'https://x.example', retry: { maxAttempts: 11 } }), '/steps/0/input/retry/maxAttempts', /1 to 10/);
+  refused(one('http', { method: 'GET', url: 'https://x.example', accept: [200] }), '/steps/0/input/accept', /400 to 599/);
+  refused(one('http', { method: 'GET', url: 'https://x.example', accept: '404' }), '/steps/0/input/accept', /list of up to 20/);
   refused(one('http', { method: 'GET', url: 'https://x.example', retry: { attempts: 2 } }), '/steps/0/input/retry/attempts', /unknown field/);
   refused(one('email', { subject: 's', text: 't' }), '/steps/0/input/to', /to is required/);
   refused(one('email', { to: [], subject: 's', text: 't' }), '/steps/0/input/to', /1 to 50 addresses/);

@@ -169,7 +169,13 @@ export function createHttpStepHandler(d: HttpStepDeps): StepHandler {
           ...(auth && !DROPPED_CROSS_ORIGIN.has(auth.header) ? { maxRedirects: 0 } : {}),
         });
       } catch (err) {
-        if (err instanceof HttpStatusError) ctx.countTries?.(err.response.attempts);
+        if (err instanceof HttpStatusError) {
+          ctx.countTries?.(err.response.attempts);
+          // An accepted status is an answer the workflow handles (a branch on steps.x.status).
+          if (input.accept?.includes(err.response.status)) {
+            return { status: err.response.status, headers: redactSecrets(redactHeaders(err.response.headers), secrets), body: redactSecrets(err.response.body, secrets) };
+          }
+        }
         throw stepError(err, secrets);
       }
       ctx.countTries?.(res.attempts);

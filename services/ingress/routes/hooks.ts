@@ -51,7 +51,9 @@ function parseBody(request: FastifyRequest, raw: Buffer | undefined): { body: Re
     } catch (err) {
       throw raise('JSON_INVALID', `body is not valid JSON: ${(err as Error).message}`, { path: '/body' });
     }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw raise('BODY_INVALID', 'body must be a JSON object', { path: '/body' });
+    // Senders that batch (HubSpot, Segment…) post an array: it arrives as {"items": [...]}.
+    if (Array.isArray(parsed)) return { body: { items: parsed }, textValues: false };
+    if (typeof parsed !== 'object' || parsed === null) throw raise('BODY_INVALID', 'body must be a JSON object or array', { path: '/body' });
     return { body: parsed as Record<string, unknown>, textValues: false };
   }
   if (type === 'application/x-www-form-urlencoded') {
