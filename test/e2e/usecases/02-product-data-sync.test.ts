@@ -203,3 +203,27 @@ test('variant: the warehouse rate-limits the query; the step waits as Retry-Afte
   assert.equal(tasks.filter((t) => t.fields.companyId === 'co-globex').length, 1, 'no second task for Globex');
   assert.deepEqual((await hub.runsOf(workflowId)).map((r) => r.status), ['completed', 'completed']);
 });
+
+test('variant: the warehouse is down beyond the step\'s attempts; the run fails with its answer, and a retry completes the sync once', async () => {
+  const from = warehouse.received.length;
+  const tasksBefore = (await syncTasks()).length;
+  warehouse.failNext(4, { status: 503, body: { error: { code: 503, message: 'The service is currently unavailable.', status: 'UNAVAILABLE' } } });
+  const runId = await runNow();
+  const failed = await hub.waitForRun(runId);
+  assert.equal(failed.status, 'failed');
+  assert.equal(failed.error?.code, 'HTTP_STATUS');
+  assert.equal(failed.error?.stepKey, 'warehouse');
+  assert.match(failed.error!.message, /answered 503 after 4 attempts: .*currently unavailable/);
+  assert.equal(failed.steps.warehouse!.attempts, 4, 'the step\'s own tries are recorded');
+  assert.equal(failed.steps.format, undefined, 'nothing after the failed step ran');
+
+  const retry = await hub.api('POST', `/v1/runs/${runId}/retry`);
+  assert.equal(retry.status, 202);
+  const done = await eventually('the retried run', async () => { const r = await hub.waitForRun(runId); return r.attempt === 2 && r.status === 'completed' ? r : null; }, 90_000);
+  assert.equal(done.steps.warehouse!.attempts, 1);
+  const requests = warehouse.received.slice(from);
+  assert.deepEqual(requests.map((r) => r.status), [503, 503, 503, 503, 200]);
+  assert.ok(requests.every((r) => r.headers['idempotency-key'] === requests[0]!.headers['idempotency-key']), 'one effect, one key, across the retry of the run');
+  // Nothing newly fell below the threshold in this sync: no task was added.
+  assert.equal((await syncTasks()).length, tasksBefore);
+});
