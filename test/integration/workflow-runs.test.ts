@@ -385,3 +385,39 @@ test('nested arrays: a rule with an "in" list is saved and runs, and records hol
   const api = await hub.call('GET', '/v1/records/deals/d2');
   assert.deepEqual((api.json() as { record: unknown }).record, { stage: 'won', grid: [[1, 2], [3, 4]] });
 });
+
+test('dry run with code, http and email steps: code runs, the request and the email are shown, nothing is sent', async () => {
+  const { createServer } = await import('node:http');
+  let calls = 0;
+  const server = createServer((_req, res) => { calls += 1; res.end('{}'); });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/v1/customers`;
+  try {
+    assert.equal((await hub.call('POST', '/v1/credentials', { name: 'dry-billing', type: 'bearer', token: 'sk_test_dryrun_0123456789abcdef' })).statusCode, 201);
+    const created = await hub.call('POST', '/v1/workflows', {
+      name: 'Dry integrations', trigger: { type: 'manual', availability: 'global' },
+      steps: [
+        { id: 'shape', type: 'code', input: { source: 'return { name: input.name.toUpperCase(), cents: Math.round(input.amount * 100) };', input: { name: '{{trigger.input.name}}', amount: '{{trigger.input.amount}}' } } },
+        { id: 'bill', type: 'http', input: { method: 'POST', url, body: { name: '{{steps.shape.result.name}}', amount: '{{steps.shape.result.cents}}' }, auth: { credential: 'dry-billing' } } },
+        { id: 'tell', type: 'email', input: { to: 'finance@acme.test', subject: 'Billed {{steps.shape.result.name}}', text: 'Amount: {{steps.shape.result.cents}}' } },
+      ],
+    });
+    const workflowId = (created.json() as { workflowId: string }).workflowId;
+    const res = await hub.call('POST', `/v1/workflows/${workflowId}/test`, { trigger: { input: { name: 'acme', amount: 12.5 } } });
+    assert.equal(res.statusCode, 200, res.body);
+    const body = res.json() as { status: string; steps: { id: string; output: Record<string, unknown> }[] };
+    assert.equal(body.status, 'completed');
+    const [shape, bill, tell] = body.steps;
+    assert.deepEqual(shape!.output.result, { name: 'ACME', cents: 1250 });
+    const wouldRequest = (bill!.output.dryRun as { wouldRequest: { method: string; url: string; headers: Record<string, string>; body: unknown } }).wouldRequest;
+    assert.equal(wouldRequest.method, 'POST');
+    assert.equal(wouldRequest.url, url);
+    assert.deepEqual(wouldRequest.body, { name: 'ACME', amount: 1250 });
+    assert.equal(wouldRequest.headers.authorization, '[credential dry-billing]');
+    assert.doesNotMatch(res.body, /sk_test_dryrun/, 'the secret is never shown');
+    assert.deepEqual((tell!.output.dryRun as { wouldSend: Record<string, unknown> }).wouldSend, { to: ['finance@acme.test'], cc: [], subject: 'Billed ACME', text: 'Amount: 1250', html: null });
+    assert.equal(calls, 0, 'no request was sent');
+  } finally {
+    server.close();
+  }
+});
