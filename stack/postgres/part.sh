@@ -152,6 +152,7 @@ postgres_start() {
     -c shared_buffers="$POSTGRES_SHARED_BUFFERS" \
     -c synchronous_commit="$POSTGRES_SYNCHRONOUS_COMMIT" \
     -c max_connections=200 \
+    -c autovacuum_naptime=5 -c autovacuum_analyze_threshold=50 -c autovacuum_analyze_scale_factor=0.05 \
     -c logging_collector=off -c log_destination=stderr \
     -c log_line_prefix='%m [%p] %q%u@%d ' \
     -c log_min_messages="$POSTGRES_LOG_MIN_MESSAGES" \
