@@ -89,7 +89,9 @@ test('a delivery that misses a required field, has a wrong type or format, or an
     [{ payload: { name: 'A', email: 'not-an-email' } }, 400, '/body/email'],
     [{ payload: { name: 'A', email: 'a@b.co', employees: 'many' } }, 400, '/body/employees'],
     [{ payload: 'name=A&email=a%40b.co&employees=lots', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, 400, '/body/employees'],
-    [{ payload: '[1,2]', headers: { 'content-type': 'application/json' } }, 400, '/body'],
+    [{ payload: '42', headers: { 'content-type': 'application/json' } }, 400, '/body'],
+    // An array arrives as {"items": [...]}, which lacks this hook's required fields.
+    [{ payload: '[1,2]', headers: { 'content-type': 'application/json' } }, 400, '/body/name'],
     [{ payload: '{"name":', headers: { 'content-type': 'application/json' } }, 400, '/body'],
     [{ payload: '<xml/>', headers: { 'content-type': 'application/xml' } }, 415, '/headers/content-type'],
     [{ payload: { name: 'A', email: 'a@b.co', notes: { text: 'a\u0000b' } } }, 400, '/body/notes/text'],
