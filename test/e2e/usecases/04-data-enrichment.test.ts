@@ -194,3 +194,18 @@ test('variant: the mail server refuses the alert; the run fails with its reply; 
   assert.equal(tasks[0]!.fields.title, `High-value lead: ${summary}`);
   assert.equal((await hub.record('people', 'p-grace'))!.version, version, 'the person was not updated again');
 });
+
+test('a person the enrichment API does not know (404, accepted by the step): marked unknown, no task, no alert', async () => {
+  const mailsBefore = hub.smtp.messages.length;
+  await hub.sendRecords([{ type: 'record.created', object: 'people', recordId: 'p-ghost', record: { email: 'casper@ghost.invalid', name: 'Casper' } }]);
+  const run = (await hub.endedRuns(workflowId, 4)).find((r) => (r.trigger as { recordId: string }).recordId === 'p-ghost')!;
+  assert.equal(run.status, 'completed', JSON.stringify(run.error));
+  assert.equal((run.steps.enrich!.output as { status: number }).status, 404);
+  assert.equal(lookups('casper@ghost.invalid').length, 1);
+  const ghost = await eventually('marked unknown', async () => { const r = await hub.record('people', 'p-ghost'); return r?.fields.enrichmentStatus ? r : null; }, 90_000);
+  assert.equal(ghost.fields.enrichmentStatus, 'unknown');
+  assert.equal(ghost.fields.leadTier, 'standard');
+  assert.deepEqual(run.steps.highValue!.output, { branch: 'else' });
+  assert.deepEqual(await tasksOf('p-ghost'), []);
+  assert.equal(hub.smtp.messages.length, mailsBefore, 'no alert');
+});
