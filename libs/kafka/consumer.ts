@@ -2,6 +2,7 @@ import type { Kafka, Consumer, KafkaMessage, IHeaders } from 'kafkajs';
 import type { Logger } from '../log/index.ts';
 import type { EventBus } from './producer.ts';
 import type { AvroSerde } from './serde.ts';
+import { parkOnDlq } from './dlq.ts';
 import { HubError, isRetriable, errorMessage } from '../errors/index.ts';
 
 export interface ConsumedMessage<T> {
@@ -77,24 +78,8 @@ export function createConsumerRunner<T>(o: ConsumerRunnerOptions<T>): ConsumerRu
   });
   let stopping = false;
 
-  async function park(topic: string, partition: number, m: KafkaMessage, err: unknown): Promise<void> {
-    const code = err instanceof HubError ? err.code : 'HANDLER_FAILED';
-    log.warn({ topic, partition, offset: m.offset, code, err: errorMessage(err) }, 'message parked on DLQ');
-    await o.bus.publishRaw(o.dlqTopic, [{
-      key: m.key,
-      value: m.value,
-      headers: {
-        ...(m.headers as Record<string, string | Buffer>),
-        'dlq.error.code': code,
-        'dlq.error.message': errorMessage(err).slice(0, 2000),
-        'dlq.source.topic': topic,
-        'dlq.source.partition': String(partition),
-        'dlq.source.offset': m.offset,
-        'dlq.group': o.group,
-        'dlq.failed-at': new Date().toISOString(),
-      },
-    }]);
-  }
+  const park = (topic: string, partition: number, m: KafkaMessage, err: unknown) =>
+    parkOnDlq({ bus: o.bus, dlqTopic: o.dlqTopic, group: o.group, log }, topic, partition, m, err);
 
   /**
    * 'done' once the message's effect is durable or the message is parked; 'abandoned'

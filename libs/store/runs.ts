@@ -12,29 +12,6 @@ import type { WorkflowDefinition } from '../workflow/model.ts';
 
 interface StoredStep extends Omit<StepRecord, 'input' | 'output'> { input: string; output: string }
 
-interface StoredRun {
-  _id: string;
-  workspaceId: string;
-  workflowId: string;
-  version: number;
-  status: RunStatus;
-  triggerType: TriggerType;
-  triggerEventId: string;
-  trigger: string;
-  definition: string;
-  correlationId: string;
-  causationId: string | null;
-  depth: number;
-  steps: Record<string, StoredStep>;
-  error: RunError | null;
-  /** 1, then +1 per retry. */
-  attempt: number;
-  queuedAt: Date;
-  startedAt: Date | null;
-  endedAt: Date | null;
-  updatedAt: Date;
-}
-
 export interface Run {
   runId: string;
   workspaceId: string;
@@ -50,6 +27,7 @@ export interface Run {
   depth: number;
   steps: Record<string, StepRecord>;
   error: RunError | null;
+  /** 1, then +1 per retry. */
   attempt: number;
   queuedAt: Date;
   startedAt: Date | null;
@@ -57,7 +35,8 @@ export interface Run {
   updatedAt: Date;
 }
 
-export type RunChange = Partial<Pick<Run, 'status' | 'error' | 'attempt' | 'startedAt' | 'endedAt'>>;
+/** A run as stored: user data as JSON text, keyed by `_id`. */
+type StoredRun = Omit<Run, 'runId' | 'trigger' | 'definition' | 'steps'> & { _id: string; trigger: string; definition: string; steps: Record<string, StoredStep> };
 
 /** A new run as its request describes it: queued, nothing done yet. */
 export function runFromRequest(r: RunRequest, now: Date): Run {
@@ -78,9 +57,6 @@ export interface RunStore {
   getMany(runIds: readonly string[]): Promise<Map<string, Run>>;
   /** Writes the whole run (insert or replace): the executor's write-behind projection. */
   put(run: Run): Promise<void>;
-  /** Records a step and, in the same write, any change of the run. */
-  recordStep(runId: string, step: StepRecord, change?: RunChange): Promise<void>;
-  update(runId: string, change: RunChange, options?: { removeSteps?: string[] }): Promise<void>;
   list(workspaceId: string, workflowId: string, options: { status?: RunStatus; limit: number; beforeQueuedAt?: Date }): Promise<Run[]>;
 }
 
@@ -136,13 +112,6 @@ export function createRunStore(db: Db): RunStore {
     put: (run) => guard(`recording run ${run.runId}`, async () => {
       const { _id, ...rest } = toStored({ ...run, updatedAt: new Date() });
       await runs.replaceOne({ _id }, rest, { upsert: true });
-    }),
-    recordStep: (runId, step, change = {}) => guard(`recording a step of ${runId}`, async () => {
-      await runs.updateOne({ _id: runId }, { $set: { [`steps.${step.key}`]: storeStep(step), ...change, updatedAt: new Date() } });
-    }),
-    update: (runId, change, options = {}) => guard(`updating run ${runId}`, async () => {
-      const unset: Record<string, ''> = Object.fromEntries((options.removeSteps ?? []).map((k) => [`steps.${k}`, ''] as const));
-      await runs.updateOne({ _id: runId }, { $set: { ...change, updatedAt: new Date() }, ...(Object.keys(unset).length > 0 ? { $unset: unset } : {}) });
     }),
     list: (workspaceId, workflowId, { status, limit, beforeQueuedAt }) => guard('listing runs', async () => {
       const filter: Record<string, unknown> = { workspaceId, workflowId };

@@ -72,30 +72,6 @@ export interface RunRequest {
   requestedAt: number;
 }
 
-/** The run as the runs projection (libs/store/runs.ts) stores it. */
-export interface RunDocument {
-  _id: string;
-  workspaceId: string;
-  workflowId: string;
-  version: number;
-  status: RunStatus;
-  triggerType: TriggerType;
-  triggerEventId: string;
-  trigger: unknown;
-  definition: WorkflowDefinition;
-  correlationId: string;
-  causationId: string | null;
-  depth: number;
-  /** Keyed by StepRecord.key. */
-  steps: Record<string, StepRecord>;
-  error: RunError | null;
-  attempt: number;
-  queuedAt: Date;
-  startedAt: Date | null;
-  endedAt: Date | null;
-  updatedAt: Date;
-}
-
 const digest = (...parts: (string | number)[]) => createHash('sha256').update(parts.join('\u0000')).digest('hex');
 
 /** The run of a workflow version for one trigger event: the same event always gives the same id. */

@@ -11,6 +11,7 @@ import type { RecordChanged, RunEvent } from '../../libs/kafka/events.ts';
 import { runCommandTypes } from '../../libs/kafka/events.ts';
 import { recordEventMessage } from '../../libs/kafka/record-events.ts';
 import { dlqTopic, topics } from '../../libs/kafka/topics.ts';
+import { parkOnDlq } from '../../libs/kafka/dlq.ts';
 import { createBatchingBus } from '../../libs/kafka/batching-bus.ts';
 import type { Logger } from '../../libs/log/index.ts';
 import type { RecordReader } from '../../libs/store/records.ts';
@@ -100,13 +101,8 @@ export function createExecutorApp(d: ExecutorAppDeps): ExecutorApp {
     }
   }
 
-  async function park(partition: number, m: KafkaMessage, err: unknown): Promise<void> {
-    log.warn({ partition, offset: m.offset, err: errorMessage(err) }, 'hub.runs message parked on DLQ');
-    await d.runtime.bus.publishRaw(dlq, [{
-      key: m.key, value: m.value,
-      headers: { ...(m.headers as Record<string, string | Buffer>), 'dlq.error.code': err instanceof HubError ? err.code : 'HANDLER_FAILED', 'dlq.error.message': errorMessage(err).slice(0, 2000), 'dlq.source.topic': runsTopic, 'dlq.source.partition': String(partition), 'dlq.source.offset': m.offset, 'dlq.group': group },
-    }]);
-  }
+  const park = (partition: number, m: KafkaMessage, err: unknown) =>
+    parkOnDlq({ bus: d.runtime.bus, dlqTopic: dlq, group, log }, runsTopic, partition, m, err);
 
   /** The projection's copies of the runs a batch requests (one read for the batch). */
   async function prefetch(messages: KafkaMessage[]): Promise<KnownRuns> {

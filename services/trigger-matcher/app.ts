@@ -14,6 +14,7 @@ import type { KafkaRuntime } from '../../libs/kafka/runtime.ts';
 import type { OutgoingEvent } from '../../libs/kafka/producer.ts';
 import type { RecordChanged, WebhookReceived, WorkflowChanged } from '../../libs/kafka/events.ts';
 import { dlqTopic, topics } from '../../libs/kafka/topics.ts';
+import { parkOnDlq } from '../../libs/kafka/dlq.ts';
 import type { Logger } from '../../libs/log/index.ts';
 import { errorMessage, HubError, isRetriable } from '../../libs/errors/index.ts';
 import { WorkflowIndex } from './workflow-index.ts';
@@ -74,13 +75,8 @@ export function createMatcherApp(d: MatcherAppDeps): MatcherApp {
 
   const publish = (events: OutgoingEvent[]) => d.runtime.bus.publish(runsTopic, events);
 
-  async function park(topic: string, partition: number, m: KafkaMessage, err: unknown): Promise<void> {
-    log.warn({ topic, partition, offset: m.offset, err: errorMessage(err) }, 'trigger event parked on DLQ');
-    await d.runtime.bus.publishRaw(dlq, [{
-      key: m.key, value: m.value,
-      headers: { ...(m.headers as Record<string, string | Buffer>), 'dlq.error.code': err instanceof HubError ? err.code : 'HANDLER_FAILED', 'dlq.error.message': errorMessage(err).slice(0, 2000), 'dlq.source.topic': topic, 'dlq.source.partition': String(partition), 'dlq.source.offset': m.offset, 'dlq.group': group },
-    }]);
-  }
+  const park = (topic: string, partition: number, m: KafkaMessage, err: unknown) =>
+    parkOnDlq({ bus: d.runtime.bus, dlqTopic: dlq, group, log }, topic, partition, m, err);
 
   async function matchBatch(topic: string, partition: number, messages: KafkaMessage[]): Promise<OutgoingEvent[]> {
     const out: OutgoingEvent[] = [];

@@ -5,34 +5,18 @@
  * twice (a replay, two matcher replicas) requests the same run, which the executor
  * starts once.
  */
-import type { RecordChanged, RunEvent, WebhookReceived } from '../../libs/kafka/events.ts';
-import type { Envelope } from '../../libs/kafka/envelope.ts';
+import type { RecordChanged, WebhookReceived } from '../../libs/kafka/events.ts';
 import type { OutgoingEvent } from '../../libs/kafka/producer.ts';
 import type { Logger } from '../../libs/log/index.ts';
 import { holds } from '../../libs/rules/index.ts';
 import type { RecordTrigger } from '../../libs/workflow/model.ts';
-import { deriveRunId, effectId, type RunRequest } from '../../libs/workflow/run-model.ts';
-import type { ActiveWorkflow, WorkflowIndex } from './workflow-index.ts';
+import { runRequested } from '../../libs/workflow/run-requests.ts';
+import type { WorkflowIndex } from './workflow-index.ts';
 
 export interface MatchDeps {
   index: WorkflowIndex;
   now(): number;
   log: Logger;
-}
-
-/** The run.requested event for `wf` and a trigger; keyed by workspace (one executor owns it). */
-export function runRequested(wf: ActiveWorkflow, cause: Pick<Envelope, 'eventId' | 'correlationId' | 'causationDepth'>, triggerType: RunRequest['triggerType'], trigger: unknown, now: number): OutgoingEvent {
-  const runId = deriveRunId(wf.workflowId, wf.version, cause.eventId);
-  const request: Omit<RunRequest, 'runId' | 'workspaceId' | 'workflowId' | 'version'> = {
-    definition: wf.definition, triggerType, triggerEventId: cause.eventId, trigger,
-    correlationId: cause.correlationId, causationId: cause.eventId, depth: cause.causationDepth, requestedAt: now,
-  };
-  const value: RunEvent = {
-    eventId: effectId(runId, 'requested'), type: 'run.requested', workspaceId: wf.workspaceId, occurredAt: now,
-    correlationId: cause.correlationId, causationId: cause.eventId, causationDepth: cause.causationDepth,
-    runId, workflowId: wf.workflowId, version: wf.version, stepKey: null, data: JSON.stringify(request),
-  };
-  return { key: wf.workspaceId, value, headers: { 'hub.event-type': 'run.requested', 'hub.run-id': runId } };
 }
 
 function parseObject(json: string | null): Record<string, unknown> | null {
@@ -80,7 +64,7 @@ export function matchRecordChanged(ev: RecordChanged, d: MatchDeps): OutgoingEve
     out.push(runRequested(wf, ev, ev.type, {
       type: ev.type, object: ev.object, recordId: ev.recordId, record: data.record, before: data.before,
       updatedFields: [...(changed ?? changedFields(ev, record, before))], version: ev.version, eventId: ev.eventId, occurredAt: new Date(ev.occurredAt).toISOString(),
-    }, d.now()));
+    }, d.now()).message);
   }
   return out;
 }
@@ -92,5 +76,5 @@ export function matchWebhook(ev: WebhookReceived, d: MatchDeps): OutgoingEvent[]
   const body = parseObject(ev.body) ?? {};
   return [runRequested(wf, ev, 'webhook', {
     body, method: ev.method, headers: ev.headers, hookId: ev.hookId, webhookId: ev.webhookId, receivedAt: new Date(ev.occurredAt).toISOString(),
-  }, d.now())];
+  }, d.now()).message];
 }

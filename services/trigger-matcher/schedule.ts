@@ -12,7 +12,7 @@ import { nextFireTime } from '../../libs/workflow/cron.ts';
 import type { OutgoingEvent } from '../../libs/kafka/producer.ts';
 import type { ScheduleTrigger } from '../../libs/workflow/model.ts';
 import type { ActiveWorkflow } from './workflow-index.ts';
-import { runRequested } from './match.ts';
+import { runRequested } from '../../libs/workflow/run-requests.ts';
 
 export interface ScheduleCursors {
   get(key: string): Promise<number | null>;
@@ -70,7 +70,7 @@ export async function fireDueTicks(schedules: readonly (ActiveWorkflow & { trigg
     if (tick === null) continue;
     const iso = new Date(tick).toISOString();
     const eventId = `schedule:${iso}`;
-    await d.publish([runRequested(wf, { eventId, correlationId: `${wf.workflowId}:${eventId}`, causationDepth: 0 }, 'schedule', { scheduledAt: iso, firedAt: new Date(now).toISOString() }, now)]);
+    await d.publish([runRequested(wf, { eventId, correlationId: `${wf.workflowId}:${eventId}`, causationDepth: 0 }, 'schedule', { scheduledAt: iso, firedAt: new Date(now).toISOString() }, now).message]);
     await d.cursors.set(key, tick);
     memory.set(key, tick);
     fired += 1;

@@ -13,7 +13,6 @@
  * Takes about 70 s; the run's topics and database are deleted at the end.
  */
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import { createRequire } from 'node:module';
 import { randomUUID } from 'node:crypto';
@@ -31,6 +30,7 @@ import { createAcceptedIdLedger } from '../../services/ingress/store/ledger.ts';
 import { testIngressEnv } from '../support/ingress.ts';
 import { startService, type ServiceProcess } from '../support/process.ts';
 import { percentile, producerPerformance, recordBenchmark } from './support.ts';
+import { freePort } from '../support/net.ts';
 
 // ---- autocannon (no type declarations shipped; only what we use) ----
 interface AcRequest {
@@ -75,17 +75,6 @@ const benchLog = createLogger({ service: 'bench-ingress', level: 'warn', destina
 const say = (text: string) => console.log(`· ${text}`);
 const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : '–');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 // ---- CPU per process, from /proc (which process the 2 cores went to) ----
 /** Ticks per process and the label it counts under (the listed root it descends from, else `other`). */

@@ -11,29 +11,18 @@
  *   endedAt), for single-event posts paced at half that rate for 20 s.
  * The run's topics and database are deleted at the end.
  */
-import net from 'node:net';
 import { baseConfigSpec, readConfig } from '../../libs/config/index.ts';
 import { connectStore } from '../../libs/store/mongo.ts';
 import { deleteTopicsWithPrefix } from './topics-cleanup.ts';
 import { testIngressEnv } from '../support/ingress.ts';
 import { startService, type ServiceProcess } from '../support/process.ts';
 import { percentile, recordBenchmark } from './support.ts';
+import { freePort } from '../support/net.ts';
 
 const RUNS = Number(process.argv[2] ?? 3000);
 const LATENCY_SECONDS = 20;
 const say = (text: string) => console.log(`· ${text}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function main(): Promise<void> {
   const port = await freePort();

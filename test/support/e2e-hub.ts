@@ -5,7 +5,6 @@
  * that lets http steps reach the tests' emulators on 127.0.0.1. Talks to it over HTTP
  * like a user.
  */
-import net from 'node:net';
 import { readFileSync } from 'node:fs';
 import { baseConfigSpec, readConfig, type BaseConfig } from '../../libs/config/index.ts';
 import { connectStore, type Store } from '../../libs/store/mongo.ts';
@@ -17,6 +16,7 @@ import { testIngressEnv } from './ingress.ts';
 import { startService, type ServiceProcess } from './process.ts';
 import { eventually } from './env.ts';
 import { startSmtpCapture, type SmtpCapture } from '../emulators/smtp.ts';
+import { freePort } from './net.ts';
 
 export const hubServices = ['ingress', 'record-projector', 'trigger-matcher', 'action-executor', 'notifier'] as const;
 
@@ -45,17 +45,6 @@ export interface E2EHub {
   /** Restarts one service process (same environment). */
   restart(name: string): Promise<void>;
   close(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export async function startE2EHub(label: string, extraEnv: Record<string, string> = {}): Promise<E2EHub> {

@@ -14,9 +14,9 @@ import type { RunEvent } from '../../../libs/kafka/events.ts';
 import type { OutgoingEvent } from '../../../libs/kafka/producer.ts';
 import { runFromRequest, type Run } from '../../../libs/store/runs.ts';
 import { isWorkflowId } from '../store/workflows.ts';
-import { deriveRunId, effectId, isRunId, runStatuses, type RunRequest, type RunStatus, type StepRecord } from '../../../libs/workflow/run-model.ts';
+import { isRunId, runStatuses, type RunStatus, type StepRecord } from '../../../libs/workflow/run-model.ts';
 import { executeRun } from '../../../libs/workflow/engine.ts';
-import type { ActiveWorkflowVersion } from './runs-support.ts';
+import { runRequested, type WorkflowVersionRef } from '../../../libs/workflow/run-requests.ts';
 import { recordView } from '../../../libs/workflow/steps/records.ts';
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -53,19 +53,10 @@ function command(type: 'run.retry-requested' | 'run.cancel-requested', run: Run,
   return { key: run.workspaceId, value, headers: { 'hub.event-type': type, 'hub.run-id': run.runId } };
 }
 
-function requested(wf: ActiveWorkflowVersion, triggerEventId: string, trigger: unknown, now: number): { runId: string; run: Run; message: OutgoingEvent } {
-  const runId = deriveRunId(wf.workflowId, wf.version, triggerEventId);
-  const request: Omit<RunRequest, 'runId' | 'workspaceId' | 'workflowId' | 'version'> = {
-    definition: wf.definition, triggerType: wf.definition.trigger.type, triggerEventId, trigger,
-    correlationId: triggerEventId, causationId: null, depth: 0, requestedAt: now,
-  };
-  const value: RunEvent = {
-    eventId: effectId(runId, 'requested'), type: 'run.requested', workspaceId: wf.workspaceId, occurredAt: now,
-    correlationId: triggerEventId, causationId: null, causationDepth: 0, runId, workflowId: wf.workflowId, version: wf.version, stepKey: null,
-    data: JSON.stringify(request),
-  };
-  const run = runFromRequest({ ...request, runId, workspaceId: wf.workspaceId, workflowId: wf.workflowId, version: wf.version }, new Date(now));
-  return { runId, run, message: { key: wf.workspaceId, value, headers: { 'hub.event-type': 'run.requested', 'hub.run-id': runId } } };
+/** A manual run: the request itself is its trigger event (a new causal chain). */
+function requested(wf: WorkflowVersionRef, triggerEventId: string, trigger: unknown, now: number): { runId: string; run: Run; message: OutgoingEvent } {
+  const { runId, request, message } = runRequested(wf, { eventId: triggerEventId, correlationId: triggerEventId, causationDepth: 0 }, wf.definition.trigger.type, trigger, now);
+  return { runId, run: runFromRequest(request, new Date(now)), message };
 }
 
 export function runRoutes(app: FastifyInstance, d: IngressDeps, routes: RouteTable, authenticate: (r: FastifyRequest) => Promise<Principal>): void {
@@ -96,7 +87,7 @@ export function runRoutes(app: FastifyInstance, d: IngressDeps, routes: RouteTab
     if (w.status !== 'active' || w.activeVersion === null) throw raise('WORKFLOW_NOT_ACTIVE', `workflow ${w._id} is ${w.status}; activate it first`, { path: '/params/workflowId' });
     const version = await d.workflows.version(w._id, w.activeVersion);
     if (!version) throw raise('NOT_FOUND', `workflow ${w._id} has no version ${w.activeVersion}`, { path: '/params/workflowId' });
-    const wf: ActiveWorkflowVersion = { workflowId: w._id, workspaceId: w.workspaceId, version: version.version, definition: version.definition };
+    const wf: WorkflowVersionRef = { workflowId: w._id, workspaceId: w.workspaceId, version: version.version, definition: version.definition };
     const trigger = version.definition.trigger;
     if (trigger.type !== 'manual' && trigger.type !== 'schedule') {
       throw raise('WORKFLOW_NOT_MANUAL', `workflow ${w._id} starts on ${trigger.type}; only manual and schedule workflows can be started by hand`, { path: '/params/workflowId' });
