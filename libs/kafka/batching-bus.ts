@@ -1,4 +1,5 @@
 import type { EventBus, OutgoingEvent } from './producer.ts';
+import { publishIsolating } from './publish-isolating.ts';
 
 interface Pending { events: readonly OutgoingEvent[]; resolve(): void; reject(err: unknown): void }
 
@@ -6,7 +7,9 @@ interface Pending { events: readonly OutgoingEvent[]; resolve(): void; reject(er
  * Group commit for many concurrent publishers (one per running workflow run): calls
  * that arrive while a send to the same topic is under way go out together in the
  * next send. Each call still resolves only once its own events are acknowledged
- * (acks=all); a failed send fails every call in it, and none was told "done".
+ * (acks=all). A retriable failure fails every call in the send (none was told
+ * "done"); a refusal no retry fixes (a message too large) fails only the calls whose
+ * own events are refused.
  */
 export function createBatchingBus(bus: EventBus, options: { maxInFlightPerTopic?: number; maxBatchEvents?: number } = {}): EventBus {
   const maxInFlight = options.maxInFlightPerTopic ?? 1;
@@ -24,8 +27,15 @@ export function createBatchingBus(bus: EventBus, options: { maxInFlightPerTopic?
         size += p.events.length;
       }
       t.inFlight += 1;
-      bus.publish(topic, group.flatMap((p) => p.events)).then(
-        () => group.forEach((p) => p.resolve()),
+      publishIsolating(bus, topic, group.map((p) => ({ source: p, events: p.events }))).then(
+        (refused) => {
+          const errors = new Map(refused.map((r) => [r.source, r.error]));
+          for (const p of group) {
+            const err = errors.get(p);
+            if (err) p.reject(err);
+            else p.resolve();
+          }
+        },
         (err: unknown) => group.forEach((p) => p.reject(err)),
       ).finally(() => {
         t.inFlight -= 1;

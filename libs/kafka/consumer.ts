@@ -3,6 +3,7 @@ import type { Logger } from '../log/index.ts';
 import type { EventBus } from './producer.ts';
 import type { AvroSerde } from './serde.ts';
 import { parkOnDlq } from './dlq.ts';
+import { exitOnFatalCrash } from './fatal.ts';
 import { HubError, isRetriable, errorMessage } from '../errors/index.ts';
 
 export interface ConsumedMessage<T> {
@@ -130,6 +131,7 @@ export function createConsumerRunner<T>(o: ConsumerRunnerOptions<T>): ConsumerRu
 
   return {
     async start() {
+      exitOnFatalCrash(consumer, log, o.group);
       await consumer.connect();
       for (const topic of o.topics) await consumer.subscribe({ topic, fromBeginning: o.fromBeginning ?? true });
       await consumer.run({

@@ -124,7 +124,8 @@ export type RunOutcome =
   | { status: 'failed'; error: RunError }
   | { status: 'cancelled' };
 
-class StepFailed extends Error {
+/** Ends the run as failed with this error; `onStep` may throw it when a step cannot be recorded as it is. */
+export class StepFailed extends Error {
   constructor(readonly runError: RunError) { super(runError.message); }
 }
 class RunCancelled extends Error {}
@@ -219,7 +220,7 @@ export async function executeRun(run: RunInput, o: EngineOptions): Promise<RunOu
         await run.onStep(record('completed', input, output ?? null, null, attempt + extraTries));
         return output ?? null;
       } catch (err) {
-        if (err instanceof RunCancelled) throw err;
+        if (err instanceof RunCancelled || err instanceof StepFailed) throw err;
         const error = toStepError(err);
         if (error.retriable && attempt < o.stepMaxAttempts) {
           const delay = Math.min(o.retryBackoffMaxMs, o.retryBackoffMs * 2 ** (attempt - 1));

@@ -3,6 +3,8 @@
  * matcher publishes for record events, webhooks and schedule ticks, and the API for
  * manual runs. Keyed by workspace (one executor owns a workspace's runs); the run id
  * derives from (workflow, version, trigger event id), so asking twice asks for one run.
+ * The event names the workflow version and does not copy its definition (the executor
+ * reads versions from hub.workflows), so its size does not grow with the definition.
  */
 import type { Envelope } from '../kafka/envelope.ts';
 import type { RunEvent } from '../kafka/events.ts';
@@ -30,7 +32,7 @@ export function runRequested(
     definition: wf.definition, triggerType, triggerEventId: cause.eventId, trigger,
     correlationId: cause.correlationId, causationId: cause.eventId, depth: cause.causationDepth, requestedAt: now,
   };
-  const { runId: _r, workspaceId: _w, workflowId: _f, version: _v, ...data } = request;
+  const { runId: _r, workspaceId: _w, workflowId: _f, version: _v, definition: _d, ...data } = request;
   const value: RunEvent = {
     eventId: effectId(runId, 'requested'), type: 'run.requested', workspaceId: wf.workspaceId, occurredAt: now,
     correlationId: cause.correlationId, causationId: cause.eventId, causationDepth: cause.causationDepth,

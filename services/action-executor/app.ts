@@ -7,12 +7,16 @@
 import type { Consumer, KafkaMessage } from 'kafkajs';
 import type { KafkaRuntime } from '../../libs/kafka/runtime.ts';
 import type { EventBus } from '../../libs/kafka/producer.ts';
-import type { RecordChanged, RunEvent } from '../../libs/kafka/events.ts';
+import type { RecordChanged, RunEvent, WorkflowChanged } from '../../libs/kafka/events.ts';
 import { runCommandTypes } from '../../libs/kafka/events.ts';
 import { recordEventMessage } from '../../libs/kafka/record-events.ts';
 import { dlqTopic, topics } from '../../libs/kafka/topics.ts';
 import { parkOnDlq } from '../../libs/kafka/dlq.ts';
 import { createBatchingBus } from '../../libs/kafka/batching-bus.ts';
+import { followTopic } from '../../libs/kafka/topic-follower.ts';
+import { exitOnFatalCrash } from '../../libs/kafka/fatal.ts';
+import { WorkflowVersions, definitionSource } from '../../libs/workflow/versions.ts';
+import { sleep } from '../../libs/time/sleep.ts';
 import type { Logger } from '../../libs/log/index.ts';
 import type { RecordReader } from '../../libs/store/records.ts';
 import type { RunStore } from '../../libs/store/runs.ts';
@@ -20,7 +24,7 @@ import { errorMessage, HubError, isRetriable } from '../../libs/errors/index.ts'
 import { createRecordStepHandlers } from '../../libs/workflow/steps/records.ts';
 import { createStepHandlers, type StepHandlerDeps } from '../../libs/workflow/steps/index.ts';
 import type { StepHandler } from '../../libs/workflow/engine.ts';
-import { createExecutor, type Executor, type ExecutorDeps, type ExecutorLimits, type KnownRuns, type Restore } from './executor.ts';
+import { createExecutor, type Executor, type ExecutorDeps, type ExecutorLimits, type KnownRuns, type Restore, type RunDone } from './executor.ts';
 import { createRunProjection } from './projection.ts';
 import { PartitionOffsets } from './offsets.ts';
 
@@ -51,7 +55,6 @@ export interface ExecutorApp {
 }
 
 const COMMANDS: ReadonlySet<string> = new Set(runCommandTypes);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function createExecutorApp(d: ExecutorAppDeps): ExecutorApp {
   const group = d.runtime.group(d.group ?? executorGroup);
@@ -73,10 +76,19 @@ export function createExecutorApp(d: ExecutorAppDeps): ExecutorApp {
     ...(d.extraHandlers ?? []),
   ]);
   const projection = createRunProjection(d.runs, log, { intervalMs: d.projectionIntervalMs ?? 50 });
-  const executor = createExecutor({ runs: d.runs, projection, bus, runsTopic, handlers, limits: d.limits, log, now, ...(d.afterEffect ? { afterEffect: d.afterEffect } : {}) });
+  // Run requests name a workflow version; every saved version is read from hub.workflows.
+  const versions = new WorkflowVersions();
+  const versionFollower = followTopic<WorkflowChanged>({
+    kafka: d.runtime.kafka, serde: d.runtime.serde, log, topic: d.runtime.topic(topics.workflows), groupPrefix: `${group}.versions`,
+    apply: (value) => versions.apply(value),
+  });
+  const executor = createExecutor({
+    runs: d.runs, definitions: definitionSource(versions, () => versionFollower.catchUp()), projection, bus, runsTopic, handlers, limits: d.limits, log, now,
+    ...(d.afterEffect ? { afterEffect: d.afterEffect } : {}),
+  });
   const admin = d.runtime.kafka.admin();
   /** Per partition, in this generation: reading again up to `until` (exclusive) folds instead of acting. */
-  const restoring = new Map<number, { until: bigint; restore: Restore; offsets: string[] }>();
+  const restoring = new Map<number, { until: bigint; restore: Restore; messages: Map<string, KafkaMessage> }>();
   const consumer: Consumer = d.runtime.kafka.consumer({
     groupId: group, sessionTimeout: 10_000, heartbeatInterval: 1_000, rebalanceTimeout: 60_000, allowAutoTopicCreation: false,
   });
@@ -104,6 +116,21 @@ export function createExecutorApp(d: ExecutorAppDeps): ExecutorApp {
   const park = (partition: number, m: KafkaMessage, err: unknown) =>
     parkOnDlq({ bus: d.runtime.bus, dlqTopic: dlq, group, log }, runsTopic, partition, m, err);
 
+  /** A message's work ended: past it the partition may commit; refused by hub.runs, it is parked first. */
+  function settle(partition: number, tracker: PartitionOffsets, m: KafkaMessage, done: Promise<RunDone>): void {
+    void done.then(async (outcome) => {
+      if (outcome.refused) {
+        for (let attempt = 1; !stopping; attempt++) {
+          try { await park(partition, m, outcome.refused); break; } catch (err) {
+            log.error({ attempt, err: errorMessage(err) }, 'cannot park a refused run on the DLQ; retrying');
+            await sleep(Math.min(10_000, 200 * attempt));
+          }
+        }
+      }
+      tracker.end(m.offset);
+    });
+  }
+
   /** The projection's copies of the runs a batch requests (one read for the batch). */
   async function prefetch(messages: KafkaMessage[]): Promise<KnownRuns> {
     const ids = messages
@@ -124,9 +151,9 @@ export function createExecutorApp(d: ExecutorAppDeps): ExecutorApp {
     const r = restoring.get(partition)!;
     restoring.delete(partition);
     const holds = await r.restore.finish();
-    for (const offset of r.offsets) {
+    for (const [offset, m] of r.messages) {
       const hold = holds.get(offset);
-      if (hold) void hold.then(() => tracker.end(offset));
+      if (hold) settle(partition, tracker, m, hold);
       else tracker.end(offset);
     }
   }
@@ -135,6 +162,8 @@ export function createExecutorApp(d: ExecutorAppDeps): ExecutorApp {
     executor,
     async start() {
       await admin.connect();
+      await versionFollower.start();
+      exitOnFatalCrash(consumer, log, 'action executor');
       await consumer.connect();
       consumer.on(consumer.events.GROUP_JOIN, (e) => {
         const assigned = new Set((e.payload.memberAssignment[runsTopic] ?? []).map(Number));
@@ -168,7 +197,7 @@ export function createExecutorApp(d: ExecutorAppDeps): ExecutorApp {
             const end = (await admin.fetchTopicOffsets(runsTopic)).find((o) => o.partition === batch.partition);
             const until = BigInt(end?.high ?? '0');
             if (BigInt(batch.firstOffset() ?? until.toString()) < until) {
-              restoring.set(batch.partition, { until, restore: executor.restore(String(batch.partition)), offsets: [] });
+              restoring.set(batch.partition, { until, restore: executor.restore(String(batch.partition)), messages: new Map() });
             }
           }
           const mine = tracker;
@@ -193,7 +222,7 @@ export function createExecutorApp(d: ExecutorAppDeps): ExecutorApp {
             const r = restoring.get(batch.partition);
             if (r && BigInt(m.offset) < r.until) {
               mine.begin(m.offset);
-              r.offsets.push(m.offset);
+              r.messages.set(m.offset, m);
               const value = await decode(m);
               if (value) await r.restore.fold(value, m.offset);
               resolveOffset(m.offset);
@@ -216,7 +245,7 @@ export function createExecutorApp(d: ExecutorAppDeps): ExecutorApp {
                 const value = await decode(m);
                 if (!value || !COMMANDS.has(value.type)) { mine.end(m.offset); accepted = true; break; }
                 const { done } = await executor.handle(value, String(batch.partition), known);
-                void done.then(() => mine.end(m.offset));
+                settle(batch.partition, mine, m, done);
                 accepted = true;
               } catch (err) {
                 if (!isRetriable(err) && (err instanceof HubError || attempt >= 3)) {
@@ -247,6 +276,7 @@ export function createExecutorApp(d: ExecutorAppDeps): ExecutorApp {
       await projection.stop();
       await commit();
       await consumer.disconnect();
+      await versionFollower.stop();
       await admin.disconnect();
     },
   };

@@ -17,9 +17,13 @@ import type { EventBus } from '../../libs/kafka/producer.ts';
 import type { RunEvent, RunEventType } from '../../libs/kafka/events.ts';
 import type { Logger } from '../../libs/log/index.ts';
 import { runFromRequest, type Run, type RunStore } from '../../libs/store/runs.ts';
-import { errorMessage, isRetriable } from '../../libs/errors/index.ts';
-import { executeRun, type EngineOptions, type RunOutcome, type StepHandlers, type StepResult } from '../../libs/workflow/engine.ts';
-import { isTerminal, type RunError, type RunRequest, type StepRecord } from '../../libs/workflow/run-model.ts';
+import { errorMessage, HubError } from '../../libs/errors/index.ts';
+import { executeRun, StepFailed, type EngineOptions, type RunOutcome, type StepHandlers, type StepResult } from '../../libs/workflow/engine.ts';
+import { isTerminal, type RunError, type RunRequest, type StepError, type StepRecord } from '../../libs/workflow/run-model.ts';
+import type { WorkflowDefinition } from '../../libs/workflow/model.ts';
+import type { DefinitionSource } from '../../libs/workflow/versions.ts';
+import { runErrors } from '../../libs/workflow/run-errors.ts';
+import { sleep, backoffDelayMs } from '../../libs/time/sleep.ts';
 import { WorkspaceScheduler } from './scheduler.ts';
 import type { RunProjection } from './projection.ts';
 
@@ -33,6 +37,8 @@ export interface ExecutorLimits {
 
 export interface ExecutorDeps {
   runs: Pick<RunStore, 'get' | 'getMany'>;
+  /** Run requests name a workflow version; its definition comes from here. */
+  definitions: DefinitionSource;
   projection: RunProjection;
   bus: EventBus;
   runsTopic: string;
@@ -50,8 +56,18 @@ interface ActiveRun {
   controller: AbortController;
   /** Set when its partition was revoked: another executor owns it now; write nothing more. */
   abandoned: boolean;
-  done: Promise<void>;
-  finish(): void;
+  /** The run's version could not be found: it fails without running. */
+  definitionMissing?: boolean;
+  done: Promise<RunDone>;
+  finish(outcome: RunDone): void;
+}
+
+/**
+ * How the work of a message ended: done, or refused by hub.runs for a reason no retry
+ * fixes (the consumer parks the message with that reason and moves on).
+ */
+export interface RunDone {
+  refused?: HubError;
 }
 
 /** Projection reads done ahead for a batch: which ids were asked for, and what was found. */
@@ -64,12 +80,12 @@ export interface Restore {
   /** Folds one event read again from hub.runs (in order). */
   fold(event: RunEvent, offset: string): Promise<void>;
   /** Takes up what the fold found: unfinished runs are admitted; returns, per offset to hold, when it is done. */
-  finish(): Promise<Map<string, Promise<void>>>;
+  finish(): Promise<Map<string, Promise<RunDone>>>;
 }
 
 export interface Executor {
   /** Takes one hub.runs request or command; `done` resolves once its work is durable. `known`: projection reads done ahead for a batch. */
-  handle(event: RunEvent, source: string, known?: KnownRuns): Promise<{ done: Promise<void> }>;
+  handle(event: RunEvent, source: string, known?: KnownRuns): Promise<{ done: Promise<RunDone> }>;
   /** Starts folding a partition read again after an assignment. */
   restore(source: string): Restore;
   isActive(runId: string): boolean;
@@ -84,12 +100,20 @@ export interface Executor {
 
 class Abandoned extends Error {}
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** What a run whose version cannot be found carries instead (it fails before any step). */
+const NO_DEFINITION: WorkflowDefinition = { name: '', trigger: { type: 'manual', availability: 'global' }, steps: [] };
 
-function requestOf(e: RunEvent): RunRequest {
-  const data = JSON.parse(e.data) as Omit<RunRequest, 'runId' | 'workspaceId' | 'workflowId' | 'version'>;
-  return { ...data, runId: e.runId, workspaceId: e.workspaceId, workflowId: e.workflowId, version: e.version };
+/** A run.requested event as a request, its definition read from the version it names (older requests carry it). */
+async function requestOf(e: RunEvent, definitions: DefinitionSource): Promise<{ request: RunRequest; definitionMissing: boolean }> {
+  const data = JSON.parse(e.data) as Omit<RunRequest, 'runId' | 'workspaceId' | 'workflowId' | 'version' | 'definition'> & { definition?: WorkflowDefinition };
+  const definition = data.definition ?? await definitions.definition(e.workflowId, e.version);
+  return {
+    request: { ...data, definition: definition ?? NO_DEFINITION, runId: e.runId, workspaceId: e.workspaceId, workflowId: e.workflowId, version: e.version },
+    definitionMissing: definition === undefined,
+  };
 }
+
+const isRefusal = (err: unknown): err is HubError => err instanceof HubError && !err.retriable;
 
 /** Applies one recorded event to a run's state (restore): the same transitions the executor made. */
 export function applyRunEvent(run: Run, e: RunEvent): void {
@@ -150,15 +174,19 @@ export function createExecutor(d: ExecutorDeps): Executor {
 
   const publish = (e: RunEvent) => d.bus.publish(d.runsTopic, [{ key: e.workspaceId, value: e, headers: { 'hub.event-type': e.type, 'hub.run-id': e.runId } }]);
 
-  /** Retries a failing publish (broker away) until it passes, unless the run was handed over. */
+  /**
+   * Retries a publish that failed for a passing reason (broker away) until it passes,
+   * unless the run was handed over; a refusal no retry fixes is thrown to the caller.
+   */
   async function durably(ar: ActiveRun | null, what: string, f: () => Promise<void>): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       if (ar?.abandoned || (stopping && ar)) throw new Abandoned();
       try {
         return await f();
       } catch (err) {
-        const delay = Math.min(10_000, 100 * 2 ** Math.min(attempt, 7));
-        log.warn({ what, attempt, delayMs: delay, retriable: isRetriable(err), err: errorMessage(err) }, 'recording a run event failed; retrying');
+        if (isRefusal(err)) throw err;
+        const delay = backoffDelayMs(attempt, { initialMs: 200, maxMs: 10_000 });
+        log.warn({ what, attempt, delayMs: delay, err: errorMessage(err) }, 'recording a run event failed; retrying');
         await sleep(delay);
       }
     }
@@ -198,8 +226,14 @@ export function createExecutor(d: ExecutorDeps): Executor {
 
   async function start(ar: ActiveRun): Promise<void> {
     const run = ar.run;
+    let refused: HubError | undefined;
     try {
       if (ar.controller.signal.aborted) return await ended(ar, { status: 'cancelled' });
+      if (ar.definitionMissing) {
+        const error: RunError = { code: runErrors.WORKFLOW_VERSION_MISSING.code, message: `workflow ${run.workflowId} has no version ${run.version} on hub.workflows`, retriable: false, stepKey: null };
+        log.error({ runId: run.runId, workflowId: run.workflowId, version: run.version }, error.message);
+        return await ended(ar, { status: 'failed', error });
+      }
       if (run.status !== 'running') await started(ar);
       let outcome: RunOutcome;
       for (;;) {
@@ -213,6 +247,7 @@ export function createExecutor(d: ExecutorDeps): Executor {
           break;
         } catch (err) {
           if (err instanceof Abandoned || ar.abandoned) throw new Abandoned();
+          if (isRefusal(err)) throw err;
           // Not the run's fault (a bug, most likely): resume from what is recorded.
           log.error({ runId: run.runId, err: errorMessage(err) }, 'run interrupted; resuming from its recorded steps');
           await sleep(1000);
@@ -222,29 +257,54 @@ export function createExecutor(d: ExecutorDeps): Executor {
       await ended(ar, outcome);
       log.info({ runId: run.runId, workspaceId: run.workspaceId, workflowId: run.workflowId, status: run.status }, 'run ended');
     } catch (err) {
-      if (!(err instanceof Abandoned)) log.error({ runId: run.runId, err: errorMessage(err) }, 'run stopped unexpectedly; it resumes after a restart');
+      if (isRefusal(err)) {
+        refused = err;
+        await notRecordable(ar, err);
+      } else if (!(err instanceof Abandoned)) {
+        log.error({ runId: run.runId, err: errorMessage(err) }, 'run stopped unexpectedly; it resumes after a restart');
+      }
     } finally {
       active.delete(run.runId);
       // An abandoned run's message stays uncommitted here: its new owner takes it up.
-      if (!ar.abandoned) ar.finish();
+      if (!ar.abandoned) ar.finish(refused ? { refused } : {});
     }
   }
 
-  async function recordStep(ar: ActiveRun, step: StepRecord): Promise<void> {
-    await transition(ar, event(ar.run, step.status === 'completed' ? 'step.completed' : 'step.failed', step.key, step), (run) => { run.steps[step.key] = step; });
+  /** hub.runs refuses the run's events: the projection says so (the message goes to the DLQ). */
+  async function notRecordable(ar: ActiveRun, err: HubError): Promise<void> {
+    log.error({ runId: ar.run.runId, code: err.code, err: err.message }, 'hub.runs refuses this run\'s events; the run is failed and its message parked');
+    Object.assign(ar.run, {
+      status: 'failed', endedAt: new Date(d.now()),
+      error: { code: runErrors.RUN_NOT_RECORDABLE.code, message: `hub.runs refused the run's events (${err.code}): ${err.message}`, retriable: false, stepKey: null },
+    });
+    d.projection.mark(ar.run);
+    await d.projection.saved(ar.run).catch((e: unknown) => log.error({ runId: ar.run.runId, err: errorMessage(e) }, 'cannot save the run'));
   }
 
-  function admit(run: Run, source: string): ActiveRun {
-    let finish!: () => void;
-    const done = new Promise<void>((resolve) => { finish = resolve; });
-    const ar: ActiveRun = { run, source, controller: new AbortController(), abandoned: false, done, finish };
+  async function recordStep(ar: ActiveRun, step: StepRecord): Promise<void> {
+    try {
+      await transition(ar, event(ar.run, step.status === 'completed' ? 'step.completed' : 'step.failed', step.key, step), (run) => { run.steps[step.key] = step; });
+    } catch (err) {
+      if (!(err instanceof HubError) || err.code !== 'KAFKA_MESSAGE_TOO_LARGE') throw err;
+      // Recorded without its input and output, and the run fails: better than a run stuck retrying.
+      const error: StepError = { code: runErrors.STEP_RECORD_TOO_LARGE.code, message: `the record of step ${step.key} (its input and output) is larger than hub.runs takes, so it was not kept: ${err.message}`, retriable: false };
+      const compact: StepRecord = { ...step, status: 'failed', input: null, output: null, error };
+      await transition(ar, event(ar.run, 'step.failed', step.key, compact), (run) => { run.steps[step.key] = compact; });
+      throw new StepFailed({ ...error, stepKey: step.key });
+    }
+  }
+
+  function admit(run: Run, source: string, definitionMissing = false): ActiveRun {
+    let finish!: (outcome: RunDone) => void;
+    const done = new Promise<RunDone>((resolve) => { finish = resolve; });
+    const ar: ActiveRun = { run, source, controller: new AbortController(), abandoned: false, done, finish, ...(definitionMissing ? { definitionMissing } : {}) };
     active.set(run.runId, ar);
     d.projection.mark(run);
     scheduler.submit(run.workspaceId, ar);
     return ar;
   }
 
-  const resolved = { done: Promise.resolve() };
+  const resolved: { done: Promise<RunDone> } = { done: Promise.resolve({}) };
 
   /** A message read again (after a rebalance) for a run in progress is done when the run is. */
   const inProgress = (runId: string) => {
@@ -252,29 +312,30 @@ export function createExecutor(d: ExecutorDeps): Executor {
     return ar ? { done: ar.done } : null;
   };
 
-  async function onRequested(e: RunEvent, source: string, known?: KnownRuns): Promise<{ done: Promise<void> }> {
+  async function onRequested(e: RunEvent, source: string, known?: KnownRuns): Promise<{ done: Promise<RunDone> }> {
     const running = inProgress(e.runId);
     if (running) return running;
     const existing = known?.queried.has(e.runId) ? known.found.get(e.runId) ?? null : await d.runs.get(e.runId);
     // A replayed trigger finds its run ended; a manual run finds the record the API made.
     if (existing) return isTerminal(existing.status) ? resolved : admit(existing, source);
-    return admit(runFromRequest(requestOf(e), new Date(d.now())), source);
+    const { request, definitionMissing } = await requestOf(e, d.definitions);
+    return admit(runFromRequest(request, new Date(d.now())), source, definitionMissing);
   }
 
   /** Ends a run that is not executing here (queued, or left over). */
   async function endIdle(run: Run, source: string): Promise<void> {
-    const ar: ActiveRun = { run, source, controller: new AbortController(), abandoned: false, done: Promise.resolve(), finish: () => undefined };
+    const ar: ActiveRun = { run, source, controller: new AbortController(), abandoned: false, done: Promise.resolve({}), finish: () => undefined };
     await ended(ar, { status: 'cancelled' });
   }
 
-  async function onCancel(e: RunEvent, source: string): Promise<{ done: Promise<void> }> {
+  async function onCancel(e: RunEvent, source: string): Promise<{ done: Promise<RunDone> }> {
     const ar = active.get(e.runId);
     if (ar) {
       ar.controller.abort();
       if (scheduler.remove(ar.run.workspaceId, ar)) {
         active.delete(ar.run.runId);
         await endIdle(ar.run, source);
-        ar.finish();
+        ar.finish({});
       }
       return resolved;
     }
@@ -283,7 +344,7 @@ export function createExecutor(d: ExecutorDeps): Executor {
     return resolved;
   }
 
-  async function onRetry(e: RunEvent, source: string): Promise<{ done: Promise<void> }> {
+  async function onRetry(e: RunEvent, source: string): Promise<{ done: Promise<RunDone> }> {
     const running = inProgress(e.runId);
     if (running) return running;
     const run = await d.runs.get(e.runId);
@@ -301,7 +362,7 @@ export function createExecutor(d: ExecutorDeps): Executor {
     return resolved;
   }
 
-  function onResult(e: RunEvent): { done: Promise<void> } {
+  function onResult(e: RunEvent): { done: Promise<RunDone> } {
     if (e.stepKey === null) return resolved;
     const result = JSON.parse(e.data) as StepResult;
     const waiter = results.get(e.stepKey);
@@ -315,7 +376,7 @@ export function createExecutor(d: ExecutorDeps): Executor {
     return resolved;
   }
 
-  async function handle(e: RunEvent, source: string, known?: KnownRuns): Promise<{ done: Promise<void> }> {
+  async function handle(e: RunEvent, source: string, known?: KnownRuns): Promise<{ done: Promise<RunDone> }> {
     if (stopping) throw new Abandoned();
     switch (e.type) {
       case 'run.requested': return onRequested(e, source, known);
@@ -329,7 +390,7 @@ export function createExecutor(d: ExecutorDeps): Executor {
   return {
     handle,
     restore(source) {
-      const runs = new Map<string, { run: Run; firstOffset: string }>();
+      const runs = new Map<string, { run: Run; firstOffset: string; definitionMissing: boolean }>();
       const commands: { event: RunEvent; offset: string }[] = [];
       return {
         async fold(e, offset) {
@@ -340,21 +401,27 @@ export function createExecutor(d: ExecutorDeps): Executor {
           if (!entry) {
             if (active.has(e.runId)) return;
             const stored = await d.runs.get(e.runId);
-            const run = stored ?? (e.type === 'run.requested' ? runFromRequest(requestOf(e), new Date(d.now())) : null);
+            let definitionMissing = false;
+            let run = stored;
+            if (!run && e.type === 'run.requested') {
+              const r = await requestOf(e, d.definitions);
+              run = runFromRequest(r.request, new Date(d.now()));
+              definitionMissing = r.definitionMissing;
+            }
             if (!run) return;
-            entry = { run, firstOffset: offset };
+            entry = { run, firstOffset: offset, definitionMissing };
             runs.set(e.runId, entry);
           }
           applyRunEvent(entry.run, e);
         },
         async finish() {
-          const holds = new Map<string, Promise<void>>();
+          const holds = new Map<string, Promise<RunDone>>();
           let resumed = 0;
-          for (const { run, firstOffset } of runs.values()) {
+          for (const { run, firstOffset, definitionMissing } of runs.values()) {
             const ar = active.get(run.runId);
             if (ar) holds.set(firstOffset, ar.done);
-            else if (isTerminal(run.status)) holds.set(firstOffset, d.projection.saved(run));
-            else { holds.set(firstOffset, admit(run, source).done); resumed += 1; }
+            else if (isTerminal(run.status)) holds.set(firstOffset, d.projection.saved(run).then(() => ({})));
+            else { holds.set(firstOffset, admit(run, source, definitionMissing).done); resumed += 1; }
           }
           for (const c of commands) holds.set(c.offset, (await handle(c.event, source)).done);
           if (runs.size > 0) log.info({ partition: source, runs: runs.size, resumed }, 'restored runs from hub.runs');

@@ -1,4 +1,5 @@
 import type { EventBus, OutgoingEvent } from '../../libs/kafka/producer.ts';
+import { raiseKafka } from '../../libs/kafka/errors.ts';
 import type { AcceptedIdLedger } from './store/ledger.ts';
 
 export interface AcceptItem {
@@ -12,7 +13,7 @@ export interface Acceptor {
   accept(items: readonly AcceptItem[]): Promise<{ duplicate: boolean[] }>;
 }
 
-interface Pending { items: readonly AcceptItem[]; resolve(r: { duplicate: boolean[] }): void; reject(err: unknown): void }
+interface Pending { items: readonly AcceptItem[]; settled: boolean; resolve(r: { duplicate: boolean[] }): void; reject(err: unknown): void }
 
 /**
  * Group commit: requests that arrive while a commit is under way are accepted
@@ -20,9 +21,15 @@ interface Pending { items: readonly AcceptItem[]; resolve(r: { duplicate: boolea
  * whole group. Under load this turns many small requests into few round trips;
  * alone, a request waits for nothing but its own commit. A failure fails every
  * request of the group (none of them was told "accepted").
+ *
+ * A request not acknowledged within `ackTimeoutMs` (the broker away) is answered
+ * KAFKA_UNAVAILABLE (503, Retry-After) instead of hanging: if it was still queued it
+ * is dropped unsent; if its commit was under way, the sender's retry is either
+ * published then or reported as the duplicate it is, never lost.
  */
-export function createAcceptor(o: { ledger: AcceptedIdLedger; bus: EventBus; topic: string; maxInFlight?: number; maxGroupItems?: number; onCommitError?: (err: unknown) => void }): Acceptor {
+export function createAcceptor(o: { ledger: AcceptedIdLedger; bus: EventBus; topic: string; maxInFlight?: number; maxGroupItems?: number; ackTimeoutMs?: number; onCommitError?: (err: unknown) => void }): Acceptor {
   const maxInFlight = o.maxInFlight ?? 2;
+  const ackTimeoutMs = o.ackTimeoutMs ?? 5000;
   const maxGroupItems = o.maxGroupItems ?? 5000;
   const queue: Pending[] = [];
   let inFlight = 0;
@@ -33,9 +40,11 @@ export function createAcceptor(o: { ledger: AcceptedIdLedger; bus: EventBus; top
       let size = 0;
       while (queue.length > 0 && (group.length === 0 || size + queue[0]!.items.length <= maxGroupItems)) {
         const p = queue.shift()!;
+        if (p.settled) continue;
         group.push(p);
         size += p.items.length;
       }
+      if (group.length === 0) continue;
       inFlight += 1;
       void commit(group).finally(() => {
         inFlight -= 1;
@@ -81,7 +90,18 @@ export function createAcceptor(o: { ledger: AcceptedIdLedger; bus: EventBus; top
   return {
     accept(items) {
       return new Promise((resolve, reject) => {
-        queue.push({ items, resolve, reject });
+        const timer = setTimeout(() => {
+          if (pending.settled) return;
+          pending.settled = true;
+          reject(raiseKafka('KAFKA_UNAVAILABLE', `kafka did not acknowledge within ${ackTimeoutMs} ms; retry later`));
+        }, ackTimeoutMs);
+        const pending: Pending = {
+          items,
+          settled: false,
+          resolve: (r) => { clearTimeout(timer); if (!pending.settled) { pending.settled = true; resolve(r); } },
+          reject: (err) => { clearTimeout(timer); if (!pending.settled) { pending.settled = true; reject(err); } },
+        };
+        queue.push(pending);
         pump();
       });
     },

@@ -17,6 +17,7 @@ import type { IngressDeps } from './deps.ts';
 import { createAuthenticator } from './auth.ts';
 import { createRateLimiter } from './rate-limit.ts';
 import { createIngressMetrics } from './metrics.ts';
+import { dlqDepths } from '../../libs/kafka/dlq-depth.ts';
 import { createWorkspaceStore, workspaceCollections } from './store/workspaces.ts';
 import { createHookStore, hookCollections } from './store/hooks.ts';
 import { createAcceptedIdLedger, ledgerCollections } from './store/ledger.ts';
@@ -62,6 +63,7 @@ export async function assembleIngress(o: { config: IngressConfig; log: Logger; s
     publicUrl: config.publicUrl,
     maxEventsBodyBytes: config.maxEventsBodyBytes,
     maxHookBodyBytes: config.maxHookBodyBytes,
+    ackTimeoutMs: config.ackTimeoutMs,
     bus: runtime.bus,
     recordsTopic: runtime.topic(topics.records),
     webhooksTopic: runtime.topic(topics.webhooks),
@@ -78,7 +80,7 @@ export async function assembleIngress(o: { config: IngressConfig; log: Logger; s
     credentials,
     auth: createAuthenticator(workspaces, config.authCacheMs),
     limiter: createRateLimiter(config.rateLimitPerSecond, config.rateLimitBurst),
-    metrics: createIngressMetrics(),
+    metrics: createIngressMetrics({ dlqDepths: () => dlqDepths(admin, config.topicPrefix) }),
     readiness: async () => {
       const [kafka, registry, store_] = await Promise.all([
         reachable(() => admin.describeCluster()),

@@ -19,6 +19,8 @@ export const ingressConfigSpec = {
   maxHookBodyBytes: int('HUB_HOOK_MAX_BODY_BYTES', 1024 * 1024, { min: 1024, max: 16 * 1024 * 1024 }),
   dedupeRetentionHours: int('HUB_DEDUPE_RETENTION_HOURS', 48, { min: 24, max: 24 * 90 }),
   authCacheMs: int('HUB_AUTH_CACHE_MS', 2000, { min: 0, max: 60_000 }),
+  /** How long a delivery or an event waits for Kafka's acknowledgement before the answer is 503 with Retry-After. */
+  ackTimeoutMs: int('HUB_INGRESS_ACK_TIMEOUT_MS', 5000, { min: 100, max: 120_000 }),
   /** Shared with the executor: dry runs apply the same loop guard and search limit. */
   workflowMaxDepth: int('HUB_WORKFLOW_MAX_DEPTH', 5, { min: 1, max: 100 }),
   searchScanMax: int('HUB_SEARCH_SCAN_MAX', 10_000, { min: 1, max: 1_000_000 }),

@@ -20,6 +20,8 @@ export interface IngressDeps {
   publicUrl: string;
   maxEventsBodyBytes: number;
   maxHookBodyBytes: number;
+  /** How long an accepted request may wait for Kafka's acknowledgement (then 503). */
+  ackTimeoutMs: number;
   bus: EventBus;
   recordsTopic: string;
   webhooksTopic: string;

@@ -1,8 +1,23 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-/** The ingress's Prometheus metrics, one registry per app (tests build several). */
-export function createIngressMetrics() {
+/**
+ * The ingress's Prometheus metrics, one registry per app (tests build several).
+ * `dlqDepths`, when given, is read at each scrape: messages parked per consumer group.
+ */
+export function createIngressMetrics(o: { dlqDepths?: () => Promise<Map<string, number>> } = {}) {
   const registry = new Registry();
+  if (o.dlqDepths) {
+    const read = o.dlqDepths;
+    new Gauge({
+      name: 'hub_dlq_messages', help: 'Messages parked on each consumer group\'s DLQ (<group>.dlq)', labelNames: ['group'], registers: [registry],
+      async collect() {
+        // The broker away: no figure rather than a stale one.
+        this.reset();
+        const depths = await read().catch(() => new Map<string, number>());
+        for (const [group, n] of depths) this.set({ group }, n);
+      },
+    });
+  }
   collectDefaultMetrics({ register: registry, prefix: 'hub_ingress_' });
   return {
     registry,

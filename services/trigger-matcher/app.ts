@@ -8,15 +8,18 @@
  * with hub.workflows as it is at that moment, so an event sent after an activation
  * was acknowledged always sees the activated workflow.
  */
-import { randomUUID } from 'node:crypto';
 import type { Consumer, KafkaMessage } from 'kafkajs';
 import type { KafkaRuntime } from '../../libs/kafka/runtime.ts';
 import type { OutgoingEvent } from '../../libs/kafka/producer.ts';
 import type { RecordChanged, WebhookReceived, WorkflowChanged } from '../../libs/kafka/events.ts';
 import { dlqTopic, topics } from '../../libs/kafka/topics.ts';
 import { parkOnDlq } from '../../libs/kafka/dlq.ts';
+import { followTopic } from '../../libs/kafka/topic-follower.ts';
+import { exitOnFatalCrash } from '../../libs/kafka/fatal.ts';
+import { publishIsolating, type SourcedEvents } from '../../libs/kafka/publish-isolating.ts';
 import type { Logger } from '../../libs/log/index.ts';
-import { errorMessage, HubError, isRetriable } from '../../libs/errors/index.ts';
+import { errorMessage, isRetriable } from '../../libs/errors/index.ts';
+import { sleep, backoffDelayMs } from '../../libs/time/sleep.ts';
 import { WorkflowIndex } from './workflow-index.ts';
 import { matchRecordChanged, matchWebhook } from './match.ts';
 import { fireDueTicks, type ScheduleCursors } from './schedule.ts';
@@ -38,8 +41,6 @@ export interface MatcherApp {
   stop(): Promise<void>;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 export function createMatcherApp(d: MatcherAppDeps): MatcherApp {
   const now = d.now ?? Date.now;
   const groupName = d.group ?? matcherGroup;
@@ -51,51 +52,40 @@ export function createMatcherApp(d: MatcherAppDeps): MatcherApp {
   const runsTopic = d.runtime.topic(topics.runs);
   const dlq = d.runtime.topic(dlqTopic(groupName));
   const index = new WorkflowIndex();
-  const admin = d.runtime.kafka.admin();
-  // A private group per process: every replica reads every definition, and none commits.
-  const indexConsumer: Consumer = d.runtime.kafka.consumer({ groupId: `${group}.index.${randomUUID()}`, sessionTimeout: 10_000, heartbeatInterval: 1000, allowAutoTopicCreation: false });
+  // Every replica reads every definition; none commits.
+  const definitions = followTopic<WorkflowChanged>({
+    kafka: d.runtime.kafka, serde: d.runtime.serde, log, topic: workflowsTopic, groupPrefix: `${group}.index`,
+    apply: (value) => index.apply(value),
+  });
   const triggerConsumer: Consumer = d.runtime.kafka.consumer({ groupId: group, sessionTimeout: 10_000, heartbeatInterval: 1000, rebalanceTimeout: 60_000, allowAutoTopicCreation: false });
-  /** Next offset to read per partition of hub.workflows. */
-  const position = new Map<number, bigint>();
   const scheduleMemory = new Map<string, number>();
   let stopping = false;
   let scheduleTimer: NodeJS.Timeout | undefined;
-
-  /** Waits until the index has read hub.workflows up to its end as of now. */
-  async function catchUp(timeoutMs = 30_000): Promise<void> {
-    const ends = await admin.fetchTopicOffsets(workflowsTopic);
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const behind = ends.some((e) => BigInt(e.high) > (position.get(e.partition) ?? BigInt(e.low)));
-      if (!behind) return;
-      if (Date.now() > deadline) throw new HubError('INDEX_BEHIND', { status: 503, retriable: true }, 'the workflow index did not catch up with hub.workflows in time');
-      await sleep(5);
-    }
-  }
+  const catchUp = () => definitions.catchUp();
 
   const publish = (events: OutgoingEvent[]) => d.runtime.bus.publish(runsTopic, events);
 
   const park = (topic: string, partition: number, m: KafkaMessage, err: unknown) =>
     parkOnDlq({ bus: d.runtime.bus, dlqTopic: dlq, group, log }, topic, partition, m, err);
 
-  async function matchBatch(topic: string, partition: number, messages: KafkaMessage[]): Promise<OutgoingEvent[]> {
-    const out: OutgoingEvent[] = [];
+  /**
+   * The run requests of each message of a batch, and the messages that cannot be
+   * matched (undecodable, invalid): those are parked once the requests are published,
+   * so a retried batch parks nothing twice.
+   */
+  async function matchBatch(topic: string, messages: KafkaMessage[]): Promise<{ requests: SourcedEvents<KafkaMessage>[]; poison: { source: KafkaMessage; error: unknown }[] }> {
+    const requests: SourcedEvents<KafkaMessage>[] = [];
+    const poison: { source: KafkaMessage; error: unknown }[] = [];
     for (const m of messages) {
-      let value: unknown;
       try {
-        value = await d.runtime.serde.decode(topic, m.value);
+        const value = await d.runtime.serde.decode(topic, m.value);
+        requests.push({ source: m, events: topic === recordsTopic ? matchRecordChanged(value as RecordChanged, { index, now, log }) : matchWebhook(value as WebhookReceived, { index, now, log }) });
       } catch (err) {
         if (isRetriable(err)) throw err;
-        await park(topic, partition, m, err);
-        continue;
-      }
-      try {
-        out.push(...(topic === recordsTopic ? matchRecordChanged(value as RecordChanged, { index, now, log }) : matchWebhook(value as WebhookReceived, { index, now, log })));
-      } catch (err) {
-        await park(topic, partition, m, err);
+        poison.push({ source: m, error: err });
       }
     }
-    return out;
+    return { requests, poison };
   }
 
   async function tick(): Promise<void> {
@@ -111,23 +101,10 @@ export function createMatcherApp(d: MatcherAppDeps): MatcherApp {
   return {
     index,
     async start() {
-      await admin.connect();
-      await indexConsumer.connect();
-      await indexConsumer.subscribe({ topic: workflowsTopic, fromBeginning: true });
-      await indexConsumer.run({
-        autoCommit: false,
-        eachMessage: async ({ partition, message }) => {
-          try {
-            if (message.value) index.apply(await d.runtime.serde.decode<WorkflowChanged>(workflowsTopic, message.value));
-          } catch (err) {
-            log.error({ partition, offset: message.offset, err: errorMessage(err) }, 'unreadable workflow record skipped');
-          }
-          position.set(partition, BigInt(message.offset) + 1n);
-        },
-      });
-      await catchUp(120_000);
+      await definitions.start();
       log.info({ activeWorkflows: index.size }, 'workflow index ready');
 
+      exitOnFatalCrash(triggerConsumer, log, 'trigger matcher');
       await triggerConsumer.connect();
       await triggerConsumer.subscribe({ topic: recordsTopic, fromBeginning: true });
       await triggerConsumer.subscribe({ topic: webhooksTopic, fromBeginning: true });
@@ -142,15 +119,18 @@ export function createMatcherApp(d: MatcherAppDeps): MatcherApp {
           for (let attempt = 1; active(); attempt++) {
             try {
               await catchUp();
-              const events = await matchBatch(batch.topic, batch.partition, batch.messages);
-              // All of the batch's runs are requested before any of its offsets moves.
-              if (events.length > 0) await publish(events);
+              const { requests, poison } = await matchBatch(batch.topic, batch.messages);
+              // All of the batch's runs are requested before any of its offsets moves; a
+              // message whose requests cannot be published even alone is parked instead.
+              const refused = await publishIsolating(d.runtime.bus, runsTopic, requests);
+              for (const p of [...poison, ...refused]) await park(batch.topic, batch.partition, p.source, p.error);
               for (const m of batch.messages) resolveOffset(m.offset);
               await commitOffsetsIfNecessary();
               return;
             } catch (err) {
-              const delay = Math.min(10_000, 100 * 2 ** Math.min(attempt, 7));
-              log.warn({ topic: batch.topic, partition: batch.partition, attempt, delayMs: delay, err: errorMessage(err) }, 'matching a batch failed; retrying');
+              // Only what can pass later gets here (broker, registry or store away, the index behind).
+              const delay = backoffDelayMs(attempt, { initialMs: 200, maxMs: 10_000 });
+              log.warn({ topic: batch.topic, partition: batch.partition, attempt, delayMs: delay, retriable: isRetriable(err), err: errorMessage(err) }, 'matching a batch failed; retrying');
               await sleep(delay);
               await heartbeat().catch(() => undefined);
             }
@@ -163,8 +143,7 @@ export function createMatcherApp(d: MatcherAppDeps): MatcherApp {
       stopping = true;
       clearInterval(scheduleTimer);
       await triggerConsumer.disconnect();
-      await indexConsumer.disconnect();
-      await admin.disconnect();
+      await definitions.stop();
     },
   };
 }

@@ -6,6 +6,7 @@
  */
 import type { WorkflowChanged } from '../../libs/kafka/events.ts';
 import type { RecordTrigger, ScheduleTrigger, WorkflowDefinition } from '../../libs/workflow/model.ts';
+import { WorkflowVersions } from '../../libs/workflow/versions.ts';
 
 export interface ActiveWorkflow {
   workflowId: string;
@@ -20,7 +21,7 @@ interface State { workspaceId: string; status: string; activeVersion: number | n
 
 export class WorkflowIndex {
   private readonly states = new Map<string, State>();
-  private readonly versions = new Map<string, Map<number, WorkflowDefinition>>();
+  private readonly versions = new WorkflowVersions();
   private readonly active = new Map<string, ActiveWorkflow>();
   /** workspaceId → "type:object" → workflows. */
   private readonly byRecordTrigger = new Map<string, Map<string, ActiveWorkflow[]>>();
@@ -28,9 +29,7 @@ export class WorkflowIndex {
   apply(e: WorkflowChanged): void {
     if (e.kind === 'version') {
       if (e.definition === null) return;
-      let v = this.versions.get(e.workflowId);
-      if (!v) { v = new Map(); this.versions.set(e.workflowId, v); }
-      v.set(e.version, JSON.parse(e.definition) as WorkflowDefinition);
+      this.versions.apply(e);
     } else {
       this.states.set(e.workflowId, { workspaceId: e.workspaceId, status: e.status, activeVersion: e.activeVersion, occurredAt: e.occurredAt });
     }
@@ -49,7 +48,7 @@ export class WorkflowIndex {
     }
     const state = this.states.get(workflowId);
     if (!state || state.status !== 'active' || state.activeVersion === null) return;
-    const definition = this.versions.get(workflowId)?.get(state.activeVersion);
+    const definition = this.versions.get(workflowId, state.activeVersion);
     // The version record may arrive after the state that names it (another partition).
     if (!definition) return;
     const wf: ActiveWorkflow = { workflowId, workspaceId: state.workspaceId, version: state.activeVersion, definition, activatedAt: state.occurredAt };

@@ -1,4 +1,5 @@
 /** POST /v1/events and the records API, on the real stack. */
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -9,7 +10,7 @@ import { topics } from '../../libs/kafka/topics.ts';
 import type { RecordChanged } from '../../libs/kafka/events.ts';
 import { createRecordProjector } from '../../services/record-projector/app.ts';
 import { createRecordStore } from '../../libs/store/records.ts';
-import { createEventBus } from '../../libs/kafka/producer.ts';
+import { createEventBus, type KafkaEventBus } from '../../libs/kafka/producer.ts';
 import { createKafka } from '../../libs/kafka/client.ts';
 import type { ConsumerRunner } from '../../libs/kafka/consumer.ts';
 import { testLogger } from '../support/env.ts';
@@ -126,7 +127,7 @@ test('size, media type and JSON errors are specific', async () => {
   assert.equal(wrongMethod.headers.allow, 'POST');
 });
 
-test('when Kafka cannot acknowledge: 503 with Retry-After, nothing published, and the retry is accepted (not a duplicate)', async () => {
+test('when Kafka cannot acknowledge: 503 with Retry-After, nothing published, and the retries publish it once', async () => {
   // A second app on the same store whose producer cannot reach any broker.
   const deadKafka = createKafka({ brokers: ['127.0.0.1:1'], clientId: 'dead', log: testLogger('dead') });
   const broken = await startTestIngress('events-down', { deps: (runtime) => ({ bus: createEventBus(deadKafka, runtime.serde) }) });
@@ -142,15 +143,48 @@ test('when Kafka cannot acknowledge: 503 with Retry-After, nothing published, an
     // Same store, working producer: the ledger knows the first attempt failed.
     const healthy = await startTestIngress('events-up', { env: { MONGODB_DATABASE: broken.config.mongodbDatabase, HUB_TOPIC_PREFIX: broken.config.topicPrefix } });
     try {
-      const retry = await healthy.app.inject({ method: 'POST', url: '/v1/events', headers, payload: person('down', { id }) });
+      // While the first attempt may still be in flight (its publish outlives its 503), a
+      // retry is told to come back later; the client retries, as told, until accepted.
+      const retry = await eventually('the retry accepted', async () => {
+        const r = await healthy.app.inject({ method: 'POST', url: '/v1/events', headers, payload: person('down', { id }) });
+        if (r.statusCode === 503) { assert.ok(Number(r.headers['retry-after']) >= 1); return null; }
+        return r;
+      }, 90_000, 1000);
       assert.equal(retry.statusCode, 202, retry.body);
-      assert.deepEqual(retry.json(), { accepted: [id], duplicates: [] });
+      // Accepted by this call, or by one of the retries answered 503 whose publish went
+      // through after its answer (then reported as the duplicate it is): published once either way.
+      const answer = retry.json() as { accepted: string[]; duplicates: string[] };
+      assert.deepEqual([...answer.accepted, ...answer.duplicates], [id]);
       assert.equal(await topicSize(healthy.runtime, healthy.runtime.topic(topics.records)), 1);
     } finally {
       await healthy.close({ keepDatabase: true });
     }
   } finally {
     await broken.close();
+  }
+});
+
+test('a broker that does not answer: 503 with Retry-After once the ack timeout passes, not a hanging request', async () => {
+  // A TCP port that accepts connections and never answers, as a broker stuck or cut off does.
+  const sockets = new Set<Socket>();
+  const silent = createServer((socket) => { sockets.add(socket); socket.on('error', () => undefined); });
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  const port = (silent.address() as AddressInfo).port;
+  const stuckKafka = createKafka({ brokers: [`127.0.0.1:${port}`], clientId: 'silent', log: testLogger('silent') });
+  let stuckBus: KafkaEventBus | undefined;
+  const stuck = await startTestIngress('events-silent', { env: { HUB_INGRESS_ACK_TIMEOUT_MS: '300' }, deps: (runtime) => ({ bus: stuckBus = createEventBus(stuckKafka, runtime.serde) }) });
+  try {
+    const ws = await stuck.createWorkspace();
+    const res = await stuck.app.inject({ method: 'POST', url: '/v1/events', headers: { authorization: `Bearer ${ws.apiKey}` }, payload: person('silent', { id: randomUUID() }) });
+    assert.equal(res.statusCode, 503, res.body);
+    assert.equal(res.json().error.code, 'KAFKA_UNAVAILABLE');
+    assert.match(res.json().error.message, /within 300 ms/);
+    assert.ok(Number(res.headers['retry-after']) >= 1);
+  } finally {
+    await stuck.close();
+    for (const socket of sockets) socket.destroy();
+    silent.close();
+    await stuckBus?.disconnect().catch(() => undefined);
   }
 });
 

@@ -192,3 +192,21 @@ test('two executors and two matchers side by side: every run executes once, ever
   assert.ok(at.every((iso) => iso.endsWith(':00:00.000Z')), 'ticks are on the hour');
   assert.equal(ticks.length, 2);
 });
+
+test('a step whose record hub.runs cannot take fails the run with STEP_RECORD_TOO_LARGE; the executor goes on with the next run', async () => {
+  // A step answering more than hub.runs takes per message (1 MiB by default).
+  const big: StepHandler = { execute: async (raw) => ({ result: (raw as CodeInput).input.label === 'big' ? 'x'.repeat(1100 * 1024) : 'small' }) };
+  const hub = await startWorkflowHub('exec_big_record', { extraHandlers: new Map([['code', big]]) });
+  hubs.push(hub);
+  const wf = await hub.activate(manual('Large answers', [codeStep('answer', 'answer'), codeStep('after', 'after')]));
+  const bigRun = await start(hub, wf, { label: 'big' });
+  const failed = await hub.waitForRun(bigRun);
+  assert.equal(failed.status, 'failed');
+  assert.equal(failed.error?.code, 'STEP_RECORD_TOO_LARGE');
+  assert.equal(failed.error?.stepKey, 'answer');
+  assert.equal(failed.steps.answer?.status, 'failed');
+  assert.equal(failed.steps.answer?.output, null, 'the output is not kept');
+  assert.equal(failed.steps.after, undefined, 'no step after it ran');
+  const next = await hub.waitForRun(await start(hub, wf, { label: 'small' }));
+  assert.equal(next.status, 'completed');
+});

@@ -44,10 +44,22 @@ export interface E2EHub {
   waitForRun(runId: string, statuses?: RunStatus[], timeoutMs?: number): Promise<Run>;
   /** Restarts one service process (same environment). */
   restart(name: string): Promise<void>;
+  /** Kills a service with SIGKILL; with `supervise`, it is restarted as `npm start` would. */
+  crash(name: string): Promise<void>;
+  /** How many times each service was restarted after it exited on its own or was crashed. */
+  restarts: Map<string, number>;
   close(): Promise<void>;
 }
 
-export async function startE2EHub(label: string, extraEnv: Record<string, string> = {}): Promise<E2EHub> {
+export interface E2EHubOptions {
+  /** Restart a service that exits (or is crashed) after `superviseDelayMs`, as `npm start`'s supervisor does. */
+  supervise?: boolean;
+  superviseDelayMs?: number;
+  /** Runs after the test's names are chosen and before any service starts (e.g. topic settings). */
+  beforeServices?(config: BaseConfig): Promise<void>;
+}
+
+export async function startE2EHub(label: string, extraEnv: Record<string, string> = {}, options: E2EHubOptions = {}): Promise<E2EHub> {
   const smtp = await startSmtpCapture();
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -66,11 +78,23 @@ export async function startE2EHub(label: string, extraEnv: Record<string, string
   const config = readConfig(baseConfigSpec, { ...env, LOG_LEVEL: 'warn' });
   const store = await connectStore(config.mongodbUri, config.mongodbDatabase);
   const services = new Map<string, ServiceProcess>();
+  const restarts = new Map<string, number>();
+  /** Processes the harness itself stopped: not restarted. */
+  const stopped = new Set<ServiceProcess>();
+  let closing = false;
   const start = async (name: string) => {
     const s = startService(name, env);
     services.set(name, s);
+    if (options.supervise) {
+      void s.exited.then(() => {
+        if (closing || stopped.has(s)) return;
+        restarts.set(name, (restarts.get(name) ?? 0) + 1);
+        setTimeout(() => { if (!closing) start(name).catch(() => undefined); }, options.superviseDelayMs ?? 1000);
+      });
+    }
     await s.started;
   };
+  await options.beforeServices?.(config);
   // The ingress first: it creates the topics and registers the schemas the others use.
   await start('ingress');
   await Promise.all(hubServices.filter((n) => n !== 'ingress').map(start));
@@ -125,11 +149,20 @@ export async function startE2EHub(label: string, extraEnv: Record<string, string
         const r = await runs.get(runId);
         return r && statuses.includes(r.status) ? r : null;
       }, timeoutMs, 200),
+    restarts,
     async restart(name) {
-      await services.get(name)?.kill('SIGTERM');
+      const s = services.get(name);
+      if (s) { stopped.add(s); await s.kill('SIGTERM'); }
       await start(name);
     },
+    async crash(name) {
+      const s = services.get(name);
+      if (!s) return;
+      if (!options.supervise) stopped.add(s);
+      await s.kill('SIGKILL');
+    },
     async close() {
+      closing = true;
       await Promise.all([...services.values()].map((s) => s.kill('SIGTERM')));
       await smtp.close();
       await store.db.dropDatabase().catch(() => undefined);

@@ -32,6 +32,7 @@ function eventsOf(body: unknown, workspaceId: string, now: number): RecordChange
  */
 export function eventRoutes(app: FastifyInstance, d: IngressDeps, routes: RouteTable, authenticate: (r: FastifyRequest) => Promise<Principal>): void {
   const acceptor = createAcceptor({
+    ackTimeoutMs: d.ackTimeoutMs,
     ledger: d.ledger, bus: d.bus, topic: d.recordsTopic,
     onCommitError: (err) => d.log.warn({ err }, 'could not confirm a publish; a retry may publish again'),
   });

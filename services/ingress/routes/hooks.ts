@@ -159,6 +159,7 @@ export function hookRoutes(app: FastifyInstance, d: IngressDeps, routes: RouteTa
   });
 
   const acceptor = createAcceptor({
+    ackTimeoutMs: d.ackTimeoutMs,
     ledger: d.ledger, bus: d.bus, topic: d.webhooksTopic,
     onCommitError: (err) => d.log.warn({ err }, 'could not confirm a delivery; a redelivery may publish again'),
   });
