@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import type { Admin } from 'kafkajs';
+import type { Admin, KafkaMessage } from 'kafkajs';
 import kafkajs from 'kafkajs';
 import { createKafka } from '../../libs/kafka/client.ts';
 import { createEventBus, type KafkaEventBus } from '../../libs/kafka/producer.ts';
@@ -14,6 +14,7 @@ import { createBatchingBus } from '../../libs/kafka/batching-bus.ts';
 import { publishIsolating } from '../../libs/kafka/publish-isolating.ts';
 import { kafkaSendError } from '../../libs/kafka/errors.ts';
 import { splitIntoRequests } from '../../libs/kafka/produce-limits.ts';
+import { parkOnDlq } from '../../libs/kafka/dlq.ts';
 import { AvroSerde } from '../../libs/kafka/serde.ts';
 import { HubError } from '../../libs/errors/index.ts';
 import { isolatedConfig, testLogger } from '../support/env.ts';
@@ -149,3 +150,21 @@ function createRawBus(inner: KafkaEventBus) {
     publishRaw: inner.publishRaw,
   };
 }
+
+test('a message the DLQ refuses as too large is parked without its value, saying so', async () => {
+  const dlq = await topicWithLimit(16 * 1024);
+  const original: KafkaMessage = { key: Buffer.from('k'), value: Buffer.alloc(20 * 1024, 1), headers: { 'hub.event-id': 'e1' }, offset: '42', timestamp: '0', attributes: 0 };
+  await parkOnDlq({ bus, dlqTopic: dlq, group: 'g', log }, 'source.topic', 2, original, new HubError('X_FAILED', { status: 500, retriable: false }, 'it failed'));
+  const consumer = kafka.consumer({ groupId: `dlq-reader-${randomBytes(4).toString('hex')}` });
+  await consumer.connect();
+  await consumer.subscribe({ topic: dlq, fromBeginning: true });
+  const parked = await new Promise<{ value: Buffer | null; headers: Record<string, string> }>((resolve) => {
+    void consumer.run({ eachMessage: async ({ message: m }) => resolve({ value: m.value, headers: Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, String(v)])) }) });
+  });
+  await consumer.disconnect();
+  assert.equal(parked.value, null);
+  assert.match(parked.headers['dlq.value-omitted']!, /20480 bytes/);
+  assert.equal(parked.headers['dlq.error.code'], 'X_FAILED');
+  assert.equal(parked.headers['dlq.source.offset'], '42');
+  assert.equal(parked.headers['hub.event-id'], 'e1');
+});
