@@ -13,7 +13,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['test/**', 'stack/**'],
+    files: ['test/**', 'stack/**', 'cli/**'],
     rules: { 'no-console': 'off' },
   },
 );

@@ -22,4 +22,4 @@ if [ -z "${HUB_SECRETS_KEY:-}" ]; then
   [ -s .stack/secrets-key ] || (umask 077; node -e 'process.stdout.write("local1:" + require("crypto").randomBytes(32).toString("base64"))' > .stack/secrets-key)
   export HUB_SECRETS_KEY="$(cat .stack/secrets-key)"
 fi
-exec node --import tsx stack/supervisor.ts "$@"
+exec node --import tsx cli/supervisor.ts "$@"

@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { HubError } from '../errors/index.ts';
-import { createEngine, runCode, type Engine } from './engine.ts';
+import { createEngine, runCode, type Engine } from './quickjs.ts';
 import { CodeError } from './errors.ts';
 import { toFailure, type RunRequest, type ThreadData, type ThreadMessage } from './protocol.ts';
 

@@ -7,8 +7,8 @@
 import type { Collection, Db } from 'mongodb';
 import type { CollectionSpec } from './mongo.ts';
 import { isDuplicateKey, storeError } from './errors.ts';
-import type { RunError, RunRequest, RunStatus, StepRecord, TriggerType } from '../workflow/run-model.ts';
-import type { WorkflowDefinition } from '../workflow/model.ts';
+import type { RunError, RunRequest, RunStatus, StepRecord, TriggerType } from '../contracts/run.ts';
+import type { WorkflowDefinition } from '../contracts/workflow.ts';
 
 interface StoredStep extends Omit<StepRecord, 'input' | 'output'> { input: string; output: string }
 

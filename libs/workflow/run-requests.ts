@@ -9,8 +9,8 @@
 import type { Envelope } from '../kafka/envelope.ts';
 import type { RunEvent } from '../kafka/events.ts';
 import type { OutgoingEvent } from '../kafka/producer.ts';
-import type { WorkflowDefinition } from './model.ts';
-import { deriveRunId, effectId, type RunRequest } from './run-model.ts';
+import type { WorkflowDefinition } from '../contracts/workflow.ts';
+import { deriveRunId, effectId, type RunRequest } from '../contracts/run.ts';
 
 export interface WorkflowVersionRef {
   workflowId: string;

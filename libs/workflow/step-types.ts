@@ -5,7 +5,7 @@
  * the `StepContext` for what depends on the position in the tree: templates, rules,
  * nested steps.
  */
-import type { SortKey, Step } from './model.ts';
+import type { SortKey, Step } from '../contracts/workflow.ts';
 import { parseTemplate } from './template.ts';
 
 /** Paths given to and reported by a context are JSON pointers relative to the step's `input`. */

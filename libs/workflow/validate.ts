@@ -19,10 +19,10 @@
  */
 import { HubError } from '../errors/index.ts';
 import { validateRule } from '../rules/index.ts';
-import { parseHookDefinition } from '../../services/ingress/hook-body.ts';
+import { parseHookDefinition } from '../contracts/hook-body.ts';
 import { canonicalTimeZone, parseCron } from './cron.ts';
 import { raise } from './errors.ts';
-import type { Step, Trigger, WorkflowDefinition } from './model.ts';
+import type { Step, Trigger, WorkflowDefinition } from '../contracts/workflow.ts';
 import { defaultLimits, stepTypes as defaultStepTypes, type StepContext, type StepRegistry, type WorkflowLimits } from './step-types.ts';
 import { forEachTemplate, parseTemplate } from './template.ts';
 import { findSecret, secretMessage } from './secrets-scan.ts';

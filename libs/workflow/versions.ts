@@ -4,7 +4,7 @@
  * version instead of carrying its definition, so their size does not grow with it.
  */
 import type { WorkflowChanged } from '../kafka/events.ts';
-import type { WorkflowDefinition } from './model.ts';
+import type { WorkflowDefinition } from '../contracts/workflow.ts';
 
 export class WorkflowVersions {
   private readonly versions = new Map<string, Map<number, WorkflowDefinition>>();

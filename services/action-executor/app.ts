@@ -23,7 +23,7 @@ import type { RunStore } from '../../libs/store/runs.ts';
 import { errorMessage, HubError, isRetriable } from '../../libs/errors/index.ts';
 import { createRecordStepHandlers } from '../../libs/workflow/steps/records.ts';
 import { createStepHandlers, type StepHandlerDeps } from '../../libs/workflow/steps/index.ts';
-import type { StepHandler } from '../../libs/workflow/engine.ts';
+import type { StepHandler } from '../../libs/workflow/interpreter.ts';
 import { createExecutor, type Executor, type ExecutorDeps, type ExecutorLimits, type KnownRuns, type Restore, type RunDone } from './executor.ts';
 import { createRunProjection } from './projection.ts';
 import { PartitionOffsets } from './offsets.ts';

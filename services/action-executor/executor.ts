@@ -18,13 +18,13 @@ import type { RunEvent, RunEventType } from '../../libs/kafka/events.ts';
 import type { Logger } from '../../libs/log/index.ts';
 import { runFromRequest, type Run, type RunStore } from '../../libs/store/runs.ts';
 import { errorMessage, HubError } from '../../libs/errors/index.ts';
-import { executeRun, StepFailed, type EngineOptions, type RunOutcome, type StepHandlers, type StepResult } from '../../libs/workflow/engine.ts';
-import { isTerminal, type RunError, type RunRequest, type StepError, type StepRecord } from '../../libs/workflow/run-model.ts';
-import type { WorkflowDefinition } from '../../libs/workflow/model.ts';
+import { executeRun, StepFailed, type EngineOptions, type RunOutcome, type StepHandlers, type StepResult } from '../../libs/workflow/interpreter.ts';
+import { isTerminal, type RunError, type RunRequest, type StepError, type StepRecord } from '../../libs/contracts/run.ts';
+import type { WorkflowDefinition } from '../../libs/contracts/workflow.ts';
 import type { DefinitionSource } from '../../libs/workflow/versions.ts';
 import { runErrors } from '../../libs/workflow/run-errors.ts';
 import { sleep, backoffDelayMs } from '../../libs/time/sleep.ts';
-import { WorkspaceScheduler } from './scheduler.ts';
+import { WorkspaceScheduler } from './workspace-queue.ts';
 import type { RunProjection } from './projection.ts';
 
 export interface ExecutorLimits {

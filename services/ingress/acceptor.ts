@@ -1,6 +1,6 @@
 import type { EventBus, OutgoingEvent } from '../../libs/kafka/producer.ts';
 import { raiseKafka } from '../../libs/kafka/errors.ts';
-import type { AcceptedIdLedger } from './store/ledger.ts';
+import type { AcceptedIdLedger } from './store/accepted-ids.ts';
 
 export interface AcceptItem {
   /** `<namespace>:<id>` when the event's id is to be remembered; null to publish without dedupe. */

@@ -20,7 +20,7 @@ import { createIngressMetrics } from './metrics.ts';
 import { dlqDepths } from '../../libs/kafka/dlq-depth.ts';
 import { createWorkspaceStore, workspaceCollections } from './store/workspaces.ts';
 import { createHookStore, hookCollections } from './store/hooks.ts';
-import { createAcceptedIdLedger, ledgerCollections } from './store/ledger.ts';
+import { createAcceptedIdLedger, ledgerCollections } from './store/accepted-ids.ts';
 import { createWorkflowStore, workflowCollections } from './store/workflows.ts';
 
 export type IngressConfig = ConfigOf<typeof ingressConfigSpec>;

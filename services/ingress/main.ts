@@ -1,6 +1,6 @@
 import { loadConfigOrExit } from '../../libs/config/index.ts';
 import { createLogger } from '../../libs/log/index.ts';
-import { runService } from '../../libs/service/run.ts';
+import { runService } from '../../libs/process/run-service.ts';
 import { startKafkaRuntime } from '../../libs/kafka/runtime.ts';
 import { connectStore, ensureCollections } from '../../libs/store/mongo.ts';
 import { SecretBox } from '../../libs/secrets/crypto.ts';

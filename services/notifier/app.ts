@@ -6,7 +6,7 @@ import type { NotificationRequested, RunEvent } from '../../libs/kafka/events.ts
 import type { HttpClient } from '../../libs/http/index.ts';
 import type { Logger } from '../../libs/log/index.ts';
 import type { CredentialResolvers, SmtpSettings } from './deps.ts';
-import type { NotificationLedger } from './ledger.ts';
+import type { NotificationLedger } from './delivery-ledger.ts';
 import { createSmtpMailer, type Mailer } from './smtp.ts';
 import { backoffMs, onNotificationRequested, type NotifierDeps } from './notify.ts';
 

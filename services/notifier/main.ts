@@ -3,13 +3,13 @@ import { createLogger } from '../../libs/log/index.ts';
 import { startKafkaRuntime } from '../../libs/kafka/runtime.ts';
 import { connectStore, ensureCollections } from '../../libs/store/mongo.ts';
 import { createHttpClient } from '../../libs/http/index.ts';
-import { runService } from '../../libs/service/run.ts';
-import { failpoint } from '../../libs/service/failpoints.ts';
+import { runService } from '../../libs/process/run-service.ts';
+import { failpoint } from '../../libs/process/failpoints.ts';
 import { notifierConfigSpec } from './config.ts';
 import { SecretBox } from '../../libs/secrets/crypto.ts';
 import { createCredentialStore } from '../../libs/store/credentials.ts';
 import type { CredentialResolvers } from './deps.ts';
-import { createNotificationLedger, notificationsCollection } from './ledger.ts';
+import { createNotificationLedger, notificationsCollection } from './delivery-ledger.ts';
 import { createNotifier, notifierGroup } from './app.ts';
 
 const config = loadConfigOrExit(notifierConfigSpec);

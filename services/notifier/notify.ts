@@ -23,12 +23,12 @@ import { HubError, errorMessage, isRetriable } from '../../libs/errors/index.ts'
 import type { HttpClient } from '../../libs/http/index.ts';
 import type { Logger } from '../../libs/log/index.ts';
 import type { Secret } from '../../libs/secrets/crypto.ts';
-import type { StepResult } from '../../libs/workflow/engine.ts';
+import type { StepResult } from '../../libs/workflow/interpreter.ts';
 import { emailMessage } from '../../libs/workflow/steps/email.ts';
 import { defaultLimits } from '../../libs/workflow/step-types.ts';
 import { raiseNotifier } from './errors.ts';
 import type { CredentialResolvers, SmtpSettings } from './deps.ts';
-import { outcomeOf, type NotificationEntry, type NotificationLedger, type Outcome, type RecordedError } from './ledger.ts';
+import { outcomeOf, type NotificationEntry, type NotificationLedger, type Outcome, type RecordedError } from './delivery-ledger.ts';
 import type { EmailContent, Mailer } from './smtp.ts';
 import { postChat, type ChatContent } from './chat.ts';
 

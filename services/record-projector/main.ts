@@ -4,7 +4,7 @@ import { createLogger } from '../../libs/log/index.ts';
 import { startKafkaRuntime } from '../../libs/kafka/runtime.ts';
 import { connectStore, ensureCollections } from '../../libs/store/mongo.ts';
 import { createRecordStore, recordsCollection } from '../../libs/store/records.ts';
-import { runService } from '../../libs/service/run.ts';
+import { runService } from '../../libs/process/run-service.ts';
 import { createRecordProjector, projectorGroup } from './app.ts';
 
 const config = loadConfigOrExit(projectorConfigSpec);

@@ -22,7 +22,7 @@ import { errorMessage, isRetriable } from '../../libs/errors/index.ts';
 import { sleep, backoffDelayMs } from '../../libs/time/sleep.ts';
 import { WorkflowIndex } from './workflow-index.ts';
 import { matchRecordChanged, matchWebhook } from './match.ts';
-import { fireDueTicks, type ScheduleCursors } from './schedule.ts';
+import { fireDueTicks, type ScheduleCursors } from './schedule-ticks.ts';
 
 export const matcherGroup = 'trigger-matcher';
 

@@ -2,10 +2,10 @@ import { loadConfigOrExit } from '../../libs/config/index.ts';
 import { createLogger } from '../../libs/log/index.ts';
 import { startKafkaRuntime } from '../../libs/kafka/runtime.ts';
 import { connectStore, ensureCollections } from '../../libs/store/mongo.ts';
-import { runService } from '../../libs/service/run.ts';
+import { runService } from '../../libs/process/run-service.ts';
 import { matcherConfigSpec } from './config.ts';
 import { createMatcherApp, matcherGroup } from './app.ts';
-import { createScheduleCursors, scheduleCollection } from './schedule.ts';
+import { createScheduleCursors, scheduleCollection } from './schedule-ticks.ts';
 
 const config = loadConfigOrExit(matcherConfigSpec);
 const log = createLogger({ service: 'trigger-matcher', level: config.logLevel });

@@ -9,7 +9,7 @@ import type { RecordChanged, WebhookReceived } from '../../libs/kafka/events.ts'
 import type { OutgoingEvent } from '../../libs/kafka/producer.ts';
 import type { Logger } from '../../libs/log/index.ts';
 import { holds } from '../../libs/rules/index.ts';
-import type { RecordTrigger } from '../../libs/workflow/model.ts';
+import type { RecordTrigger } from '../../libs/contracts/workflow.ts';
 import { runRequested } from '../../libs/workflow/run-requests.ts';
 import type { WorkflowIndex } from './workflow-index.ts';
 

@@ -5,7 +5,7 @@
  * (workspace, type, object), a webhook delivery (workflow id), the clock (schedules).
  */
 import type { WorkflowChanged } from '../../libs/kafka/events.ts';
-import type { RecordTrigger, ScheduleTrigger, WorkflowDefinition } from '../../libs/workflow/model.ts';
+import type { RecordTrigger, ScheduleTrigger, WorkflowDefinition } from '../../libs/contracts/workflow.ts';
 import { WorkflowVersions } from '../../libs/workflow/versions.ts';
 
 export interface ActiveWorkflow {

@@ -9,7 +9,7 @@
  * thread (the next call starts a new one). Needs no stack; takes about 15 s.
  */
 import { createCodeRunner, loadEngineWasm, type CodeRunner } from '../../libs/sandbox/code-runner.ts';
-import { createEngine, runCode } from '../../libs/sandbox/engine.ts';
+import { createEngine, runCode } from '../../libs/sandbox/quickjs.ts';
 import { HARNESS_FILE, HARNESS_SOURCE } from '../../libs/sandbox/harness.ts';
 import { defaultCodeLimits } from '../../libs/sandbox/limits.ts';
 import { percentile, recordBenchmark } from './support.ts';

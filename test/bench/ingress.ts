@@ -26,7 +26,7 @@ import { ensureTopics } from '../../libs/kafka/admin.ts';
 import { topics } from '../../libs/kafka/topics.ts';
 import { recordEventMessage, toRecordChanged } from '../../libs/kafka/record-events.ts';
 import { connectStore, type Store } from '../../libs/store/mongo.ts';
-import { createAcceptedIdLedger } from '../../services/ingress/store/ledger.ts';
+import { createAcceptedIdLedger } from '../../services/ingress/store/accepted-ids.ts';
 import { testIngressEnv } from '../support/ingress.ts';
 import { startService, type ServiceProcess } from '../support/process.ts';
 import { percentile, producerPerformance, recordBenchmark } from './support.ts';

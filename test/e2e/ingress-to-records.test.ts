@@ -71,7 +71,7 @@ test('events sent with the SDK to the ingress process are materialized by the pr
   assert.equal(ready.status, 200);
 
   // The operator's CLI against the same running ingress.
-  const cli = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'libs/cli/hub.ts', ...args], {
+  const cli = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'cli/hub.ts', ...args], {
     encoding: 'utf8', env: { ...process.env, HUB_URL: url, HUB_ADMIN_TOKEN: env.HUB_ADMIN_TOKEN }, timeout: 30_000,
   });
   const made = cli('workspace', 'create', 'from the cli');

@@ -11,7 +11,7 @@ import { connectStore } from '../../libs/store/mongo.ts';
 
 test('the supervisor runs a service with prefixed logs, restarts it after a crash and stops it on SIGINT', async () => {
   const config = isolatedConfig('supervisor');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'stack/supervisor.ts', 'record-projector'], { env: envFor(config), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/supervisor.ts', 'record-projector'], { env: envFor(config), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d) => { out += String(d); });
   child.stderr.on('data', (d) => { out += String(d); });
@@ -36,7 +36,7 @@ test('the supervisor runs a service with prefixed logs, restarts it after a cras
 });
 
 test('the supervisor refuses an unknown service by name', () => {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'stack/supervisor.ts', 'no-such-service'], { encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'cli/supervisor.ts', 'no-such-service'], { encoding: 'utf8', timeout: 30_000 });
   assert.equal(r.status, 2);
   assert.match(r.stderr, /unknown service\(s\): no-such-service; available: .*record-projector/);
 });

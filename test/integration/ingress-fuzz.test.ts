@@ -14,7 +14,7 @@ import { topicSize } from '../support/topic.ts';
 import { topics } from '../../libs/kafka/topics.ts';
 import { validateRecordEventInput } from '../../libs/kafka/record-events.ts';
 import { generateSecret, sign } from '../../libs/webhooks/standard.ts';
-import { checkHookBody, parseHookDefinition } from '../../services/ingress/hook-body.ts';
+import { checkHookBody, parseHookDefinition } from '../../libs/contracts/hook-body.ts';
 import type { ExpectedBody } from '../../services/ingress/store/hooks.ts';
 import { seededRandom } from '../support/random.ts';
 

@@ -12,8 +12,8 @@ import assert from 'node:assert/strict';
 import { startWorkflowHub, type WorkflowHub } from '../support/workflow-hub.ts';
 import { eventually, sleep } from '../support/env.ts';
 import { HubError } from '../../libs/errors/index.ts';
-import type { StepHandler } from '../../libs/workflow/engine.ts';
-import type { CodeInput } from '../../libs/workflow/model.ts';
+import type { StepHandler } from '../../libs/workflow/interpreter.ts';
+import type { CodeInput } from '../../libs/contracts/workflow.ts';
 
 /** `gate:<name>` waits until the test opens that gate; `flaky:<n>` fails retriably n times per step; anything else returns at once. */
 class TestSteps {

@@ -10,7 +10,7 @@ import { baseConfigSpec, readConfig, type BaseConfig } from '../../libs/config/i
 import { connectStore, type Store } from '../../libs/store/mongo.ts';
 import { createRecordReader, type RecordDocument } from '../../libs/store/records.ts';
 import { createRunStore, type Run } from '../../libs/store/runs.ts';
-import type { RunStatus } from '../../libs/workflow/run-model.ts';
+import type { RunStatus } from '../../libs/contracts/run.ts';
 import { instantiate, parseExample } from '../../libs/workflow/examples.ts';
 import { testIngressEnv } from './ingress.ts';
 import { startService, type ServiceProcess } from './process.ts';

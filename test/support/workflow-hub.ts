@@ -13,11 +13,11 @@ import { createRunStore, type Run, type RunStore } from '../../libs/store/runs.t
 import { createExecutorApp, type ExecutorApp } from '../../services/action-executor/app.ts';
 import type { ExecutorLimits } from '../../services/action-executor/executor.ts';
 import { createMatcherApp, type MatcherApp } from '../../services/trigger-matcher/app.ts';
-import { createScheduleCursors, scheduleCollection } from '../../services/trigger-matcher/schedule.ts';
+import { createScheduleCursors, scheduleCollection } from '../../services/trigger-matcher/schedule-ticks.ts';
 import { ensureCollections } from '../../libs/store/mongo.ts';
 import type { ConsumerRunner } from '../../libs/kafka/consumer.ts';
-import type { RunStatus } from '../../libs/workflow/run-model.ts';
-import type { StepHandler } from '../../libs/workflow/engine.ts';
+import type { RunStatus } from '../../libs/contracts/run.ts';
+import type { StepHandler } from '../../libs/workflow/interpreter.ts';
 import { createHttpClient } from '../../libs/http/index.ts';
 import { createCodeRunner } from '../../libs/sandbox/code-runner.ts';
 import { createCredentialStore } from '../../libs/store/credentials.ts';

@@ -5,9 +5,9 @@ import { HubError } from '../../libs/errors/index.ts';
 import { createLogger } from '../../libs/log/index.ts';
 import { createCodeRunner, type CodeRunner } from '../../libs/sandbox/code-runner.ts';
 import { createCodeStepHandler } from '../../libs/workflow/steps/code.ts';
-import { executeRun, type StepHandler, type StepRunContext } from '../../libs/workflow/engine.ts';
-import type { CodeInput, Step } from '../../libs/workflow/model.ts';
-import type { StepRecord } from '../../libs/workflow/run-model.ts';
+import { executeRun, type StepHandler, type StepRunContext } from '../../libs/workflow/interpreter.ts';
+import type { CodeInput, Step } from '../../libs/contracts/workflow.ts';
+import type { StepRecord } from '../../libs/contracts/run.ts';
 
 let runner: CodeRunner;
 let handler: StepHandler;

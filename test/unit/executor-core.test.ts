@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PartitionOffsets } from '../../services/action-executor/offsets.ts';
-import { WorkspaceScheduler } from '../../services/action-executor/scheduler.ts';
+import { WorkspaceScheduler } from '../../services/action-executor/workspace-queue.ts';
 import { applyRunEvent } from '../../services/action-executor/executor.ts';
 import { runFromRequest } from '../../libs/store/runs.ts';
 import type { RunEvent } from '../../libs/kafka/events.ts';

@@ -9,9 +9,9 @@ import { Secret } from '../../libs/secrets/crypto.ts';
 import { createLogger } from '../../libs/log/index.ts';
 import type { ResolvedCredential } from '../../libs/store/credentials.ts';
 import { createHttpStepHandler } from '../../libs/workflow/steps/http.ts';
-import { executeRun, type StepRunContext } from '../../libs/workflow/engine.ts';
-import type { HttpInput, Step } from '../../libs/workflow/model.ts';
-import type { StepRecord } from '../../libs/workflow/run-model.ts';
+import { executeRun, type StepRunContext } from '../../libs/workflow/interpreter.ts';
+import type { HttpInput, Step } from '../../libs/contracts/workflow.ts';
+import type { StepRecord } from '../../libs/contracts/run.ts';
 
 const TOKEN = 'tok_3f9a8b7c6d5e4f3a2b1c';
 const PASSWORD = 'pa55-w0rd-!x';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { HubError } from '../../libs/errors/index.ts';
 import { stepTypes, type StepTypeSpec } from '../../libs/workflow/step-types.ts';
 import { parseWorkflowDefinition } from '../../libs/workflow/validate.ts';
-import type { BranchStep, HttpStep, IteratorStep, RecordSearchStep } from '../../libs/workflow/model.ts';
+import type { BranchStep, HttpStep, IteratorStep, RecordSearchStep } from '../../libs/contracts/workflow.ts';
 import { seededRandom as rng } from '../support/random.ts';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };

@@ -14,8 +14,8 @@
 import { HubError, errorFactory } from '../../errors/index.ts';
 import { compileCodeLimits, type CodeLimits, type CodeRunner } from '../../sandbox/code-runner.ts';
 import { hardKillGraceMs } from '../../sandbox/limits.ts';
-import type { StepHandler } from '../engine.ts';
-import type { CodeInput } from '../model.ts';
+import type { StepHandler } from '../interpreter.ts';
+import type { CodeInput } from '../../contracts/workflow.ts';
 import { renderValue } from '../template.ts';
 
 export const codeStepErrors = {

@@ -7,7 +7,7 @@
  */
 import type { NotificationRequested } from '../../kafka/events.ts';
 import { HubError, errorFactory } from '../../errors/index.ts';
-import type { StepHandler } from '../engine.ts';
+import type { StepHandler } from '../interpreter.ts';
 import { defaultLimits } from '../step-types.ts';
 
 export const emailStepErrors = {

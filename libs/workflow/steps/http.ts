@@ -28,8 +28,8 @@ import { HubError, errorFactory } from '../../errors/index.ts';
 import { HttpStatusError, redactHeaders, redactSecrets, type HttpClient } from '../../http/index.ts';
 import { MAX_WAIT_MS } from '../../http/retry.ts';
 import type { ResolvedCredential } from '../../store/credentials.ts';
-import type { StepHandler, StepRunContext } from '../engine.ts';
-import type { HttpInput } from '../model.ts';
+import type { StepHandler, StepRunContext } from '../interpreter.ts';
+import type { HttpInput } from '../../contracts/workflow.ts';
 
 export const httpStepErrors = {
   /** `auth.credential` names no credential of the workspace (deleted, or never created). */

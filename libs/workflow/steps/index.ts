@@ -3,7 +3,7 @@
  * runs them for real; the ingress runs them for dry runs (where effects are shown,
  * not performed: each handler honours `ctx.dryRun`).
  */
-import type { StepHandler } from '../engine.ts';
+import type { StepHandler } from '../interpreter.ts';
 import type { RecordChanged, NotificationRequested } from '../../kafka/events.ts';
 import type { RecordReader } from '../../store/records.ts';
 import type { HttpClient } from '../../http/index.ts';

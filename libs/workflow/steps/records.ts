@@ -8,8 +8,8 @@
 import type { RecordChanged, RecordEventType } from '../../kafka/events.ts';
 import type { RecordDocument, RecordReader } from '../../store/records.ts';
 import { evaluate, holds, type Rule } from '../../rules/index.ts';
-import type { RecordCreateInput, RecordDeleteInput, RecordSearchInput, RecordUpdateInput, SortKey } from '../model.ts';
-import type { StepHandler, StepRunContext } from '../engine.ts';
+import type { RecordCreateInput, RecordDeleteInput, RecordSearchInput, RecordUpdateInput, SortKey } from '../../contracts/workflow.ts';
+import type { StepHandler, StepRunContext } from '../interpreter.ts';
 import { raiseRun } from '../run-errors.ts';
 import { createHash } from 'node:crypto';
 

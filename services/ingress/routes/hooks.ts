@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { IngressDeps } from '../deps.ts';
 import { raise } from '../errors.ts';
 import type { RouteTable } from '../http.ts';
-import { checkHookBody, parseHookDefinition } from '../hook-body.ts';
+import { checkHookBody, parseHookDefinition } from '../../../libs/contracts/hook-body.ts';
 import { isHookId, newHookId, type HookDocument, type HookSecret } from '../store/hooks.ts';
 import { verify as verifySignature } from '../../../libs/webhooks/standard.ts';
 import { externalEnvelope } from '../../../libs/kafka/envelope.ts';

@@ -14,8 +14,8 @@ import type { RunEvent } from '../../../libs/kafka/events.ts';
 import type { OutgoingEvent } from '../../../libs/kafka/producer.ts';
 import { runFromRequest, type Run } from '../../../libs/store/runs.ts';
 import { isWorkflowId } from '../store/workflows.ts';
-import { isRunId, runStatuses, type RunStatus, type StepRecord } from '../../../libs/workflow/run-model.ts';
-import { executeRun } from '../../../libs/workflow/engine.ts';
+import { isRunId, runStatuses, type RunStatus, type StepRecord } from '../../../libs/contracts/run.ts';
+import { executeRun } from '../../../libs/workflow/interpreter.ts';
 import { runRequested, type WorkflowVersionRef } from '../../../libs/workflow/run-requests.ts';
 import { recordView } from '../../../libs/workflow/steps/records.ts';
 

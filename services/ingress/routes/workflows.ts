@@ -5,7 +5,7 @@ import { raise } from '../errors.ts';
 import type { RouteTable } from '../http.ts';
 import type { Principal } from '../auth.ts';
 import { parseWorkflowDefinition } from '../../../libs/workflow/validate.ts';
-import type { WorkflowDefinition } from '../../../libs/workflow/model.ts';
+import type { WorkflowDefinition } from '../../../libs/contracts/workflow.ts';
 import { externalEnvelope } from '../../../libs/kafka/envelope.ts';
 import type { WorkflowChanged } from '../../../libs/kafka/events.ts';
 import { isWorkflowId, newWorkflowId, versionKey, type WorkflowDocument, type WorkflowVersionDocument } from '../store/workflows.ts';

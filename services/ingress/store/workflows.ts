@@ -3,7 +3,7 @@ import type { Db } from 'mongodb';
 import type { CollectionSpec } from '../../../libs/store/mongo.ts';
 import { isDuplicateKey, storeError } from '../../../libs/store/errors.ts';
 import { decodeFromStore, encodeForStore } from '../../../libs/store/encoding.ts';
-import type { WorkflowDefinition } from '../../../libs/workflow/model.ts';
+import type { WorkflowDefinition } from '../../../libs/contracts/workflow.ts';
 
 export type WorkflowStatus = 'draft' | 'active' | 'inactive';
 

@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { startE2EHub, type E2EHub } from '../../support/e2e-hub.ts';
 import { eventually } from '../../support/env.ts';
 import { startSequencesEmulator, type SequencesEmulator } from '../../emulators/sequences.ts';
-import { effectId } from '../../../libs/workflow/run-model.ts';
+import { effectId } from '../../../libs/contracts/run.ts';
 import type { Run } from '../../../libs/store/runs.ts';
 
 let hub: E2EHub;

@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import { startE2EHub, type E2EHub } from '../../support/e2e-hub.ts';
 import { eventually } from '../../support/env.ts';
 import { startBillingEmulator, type BillingEmulator, type Invoice } from '../../emulators/billing.ts';
-import { effectId } from '../../../libs/workflow/run-model.ts';
+import { effectId } from '../../../libs/contracts/run.ts';
 import type { Run } from '../../../libs/store/runs.ts';
 
 const API_KEY = 'sk_test_51OurCoBillingKeyForHubE2E000000000000';

@@ -15,9 +15,9 @@
 import { HubError, errorMessage, isRetriable } from '../errors/index.ts';
 import { holds } from '../rules/index.ts';
 import type { Logger } from '../log/index.ts';
-import type { BranchStep, IteratorStep, Step, WorkflowDefinition } from './model.ts';
+import type { BranchStep, IteratorStep, Step, WorkflowDefinition } from '../contracts/workflow.ts';
 import { renderValue, type TemplateScope } from './template.ts';
-import { effectId, stepKey, type RunError, type StepError, type StepRecord } from './run-model.ts';
+import { effectId, stepKey, type RunError, type StepError, type StepRecord } from '../contracts/run.ts';
 import { runErrors, raiseRun } from './run-errors.ts';
 
 /** The outcome of work done outside the executor for a waiting step (e.g. an email's delivery). */

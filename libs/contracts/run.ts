@@ -3,7 +3,7 @@
  * step, and the derived ids that make replays harmless.
  */
 import { createHash } from 'node:crypto';
-import type { Trigger, WorkflowDefinition } from './model.ts';
+import type { Trigger, WorkflowDefinition } from './workflow.ts';
 
 export const runStatuses = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
 export type RunStatus = (typeof runStatuses)[number];

@@ -10,7 +10,7 @@
  * HUB_URL (default http://127.0.0.1:8080) and HUB_ADMIN_TOKEN (default: .stack/admin-token).
  */
 import { readFileSync } from 'node:fs';
-import { instantiate, parseExample } from '../workflow/examples.ts';
+import { instantiate, parseExample } from '../libs/workflow/examples.ts';
 
 const usage = `usage: npm run hub -- <command>
   workspace create <name>

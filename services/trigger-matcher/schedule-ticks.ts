@@ -10,7 +10,7 @@ import type { CollectionSpec } from '../../libs/store/mongo.ts';
 import { storeError } from '../../libs/store/errors.ts';
 import { nextFireTime } from '../../libs/workflow/cron.ts';
 import type { OutgoingEvent } from '../../libs/kafka/producer.ts';
-import type { ScheduleTrigger } from '../../libs/workflow/model.ts';
+import type { ScheduleTrigger } from '../../libs/contracts/workflow.ts';
 import type { ActiveWorkflow } from './workflow-index.ts';
 import { runRequested } from '../../libs/workflow/run-requests.ts';
 
