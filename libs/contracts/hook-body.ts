@@ -1,5 +1,5 @@
-import type { ExpectedBody, ExpectedField, FieldFormat, FieldType } from '../../services/ingress/store/hooks.ts';
-import { raise } from '../../services/ingress/errors.ts';
+import type { ExpectedBody, ExpectedField, FieldFormat, FieldType } from '../store/hooks.ts';
+import { raise } from '../http-server/errors.ts';
 
 const FIELD_TYPES: readonly FieldType[] = ['string', 'number', 'boolean', 'object', 'array'];
 const FORMATS: readonly FieldFormat[] = ['email', 'uri', 'date-time'];

@@ -1,14 +1,16 @@
-import { baseConfigSpec, custom, int, secret, str, url } from '../../libs/config/index.ts';
+import { baseConfigSpec, custom, int, str, url } from '../../libs/config/index.ts';
 import { parseEncryptionKey, type EncryptionKey } from '../../libs/secrets/crypto.ts';
 
 export const ingressConfigSpec = {
   ...baseConfigSpec,
+  /** The hub's one address: the hot path is served here, every other route forwarded to the api. */
   httpHost: str('HUB_HTTP_HOST', '127.0.0.1'),
   httpPort: int('HUB_HTTP_PORT', 8080, { min: 0, max: 65535 }),
-  /** Base of the hook URLs handed to users (the address senders reach). */
-  publicUrl: url('HUB_PUBLIC_URL', 'http://127.0.0.1:8080', ['http:', 'https:']),
-  adminToken: secret('HUB_ADMIN_TOKEN', 24, ' (npm start writes one to .stack/admin-token)'),
-  /** `<keyId>:<base64 of 32 bytes>`; seals hook secrets (AES-256-GCM). */
+  /** Where the api (control plane) listens; requests for any route but the hot path go there. */
+  apiUrl: url('HUB_API_URL', 'http://127.0.0.1:8090', ['http:', 'https:']),
+  /** How long a forwarded request may wait for the api's answer (a dry run takes up to 30 s). */
+  apiTimeoutMs: int('HUB_API_TIMEOUT_MS', 60_000, { min: 100, max: 600_000 }),
+  /** `<keyId>:<base64 of 32 bytes>`; opens hook secrets to verify signatures (AES-256-GCM). */
   secretsKey: custom<EncryptionKey>('HUB_SECRETS_KEY', undefined, (text) => {
     const key = parseEncryptionKey(text);
     return typeof key === 'string' ? { reason: key } : { value: key };
@@ -21,7 +23,4 @@ export const ingressConfigSpec = {
   authCacheMs: int('HUB_AUTH_CACHE_MS', 2000, { min: 0, max: 60_000 }),
   /** How long a delivery or an event waits for Kafka's acknowledgement before the answer is 503 with Retry-After. */
   ackTimeoutMs: int('HUB_INGRESS_ACK_TIMEOUT_MS', 5000, { min: 100, max: 120_000 }),
-  /** Shared with the executor: dry runs apply the same loop guard and search limit. */
-  workflowMaxDepth: int('HUB_WORKFLOW_MAX_DEPTH', 5, { min: 1, max: 100 }),
-  searchScanMax: int('HUB_SEARCH_SCAN_MAX', 10_000, { min: 1, max: 1_000_000 }),
 } as const;

@@ -19,5 +19,5 @@ await runService(log, async (onStop) => {
   onStop(ingress.close);
   await ensureCollections(store.db, ingress.collections);
   await ingress.app.listen({ host: config.httpHost, port: config.httpPort });
-  log.info({ url: `http://${config.httpHost}:${config.httpPort}`, docs: '/docs' }, 'listening');
+  log.info({ url: `http://${config.httpHost}:${config.httpPort}`, api: config.apiUrl }, 'listening; forwarding every other route to the api');
 });

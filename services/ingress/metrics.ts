@@ -1,34 +1,27 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge } from 'prom-client';
+import { createHttpMetrics } from '../../libs/http-server/metrics.ts';
 
 /**
- * The ingress's Prometheus metrics, one registry per app (tests build several).
- * `dlqDepths`, when given, is read at each scrape: messages parked per consumer group.
+ * The ingress's Prometheus metrics: the shared request metrics, events published and
+ * duplicates, and what was forwarded to the api. `scrape` answers /metrics with the
+ * api's series added (fetched at each scrape), so one target covers both processes.
  */
-export function createIngressMetrics(o: { dlqDepths?: () => Promise<Map<string, number>> } = {}) {
-  const registry = new Registry();
-  if (o.dlqDepths) {
-    const read = o.dlqDepths;
-    new Gauge({
-      name: 'hub_dlq_messages', help: 'Messages parked on each consumer group\'s DLQ (<group>.dlq)', labelNames: ['group'], registers: [registry],
-      async collect() {
-        // The broker away: no figure rather than a stale one.
-        this.reset();
-        const depths = await read().catch(() => new Map<string, number>());
-        for (const [group, n] of depths) this.set({ group }, n);
-      },
-    });
-  }
-  collectDefaultMetrics({ register: registry, prefix: 'hub_ingress_' });
+export function createIngressMetrics() {
+  const m = createHttpMetrics({ processPrefix: 'hub_ingress_' });
+  const apiUp = new Gauge({ name: 'hub_api_up', help: '1 when the ingress read the api\'s metrics at this scrape, else 0', registers: [m.registry] });
   return {
-    registry,
-    requests: new Counter({ name: 'hub_http_requests_total', help: 'HTTP requests by route, method and status', labelNames: ['route', 'method', 'status'], registers: [registry] }),
-    latency: new Histogram({
-      name: 'hub_http_request_duration_seconds', help: 'HTTP request latency by route and method', labelNames: ['route', 'method'],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry],
-    }),
-    published: new Counter({ name: 'hub_events_published_total', help: 'Events acknowledged by Kafka, by topic', labelNames: ['topic'], registers: [registry] }),
-    duplicates: new Counter({ name: 'hub_events_duplicates_total', help: 'Events not published again because their id was already accepted', labelNames: ['kind'], registers: [registry] }),
-    rejected: new Counter({ name: 'hub_requests_rejected_total', help: 'Refused requests by error code', labelNames: ['code'], registers: [registry] }),
+    ...m,
+    published: new Counter({ name: 'hub_events_published_total', help: 'Events acknowledged by Kafka, by topic', labelNames: ['topic'], registers: [m.registry] }),
+    duplicates: new Counter({ name: 'hub_events_duplicates_total', help: 'Events not published again because their id was already accepted', labelNames: ['kind'], registers: [m.registry] }),
+    forwarded: new Counter({ name: 'hub_api_forwarded_total', help: 'Requests the ingress forwarded to the api, by status of the answer', labelNames: ['status'], registers: [m.registry] }),
+    /** Both processes' series in the text format; series the two share (refusals by code) are summed. */
+    async scrape(readApi: () => Promise<object[] | null>): Promise<{ contentType: string; text: string }> {
+      const api = await readApi().catch(() => null);
+      apiUp.set(api ? 1 : 0);
+      const own = await m.registry.getMetricsAsJSON();
+      const merged = AggregatorRegistry.aggregate(api ? [own, api] : [own]);
+      return { contentType: m.registry.contentType, text: await merged.metrics() };
+    },
   };
 }
 

@@ -21,8 +21,8 @@ test('healthz and readyz', async () => {
   assert.deepEqual(ready.json().parts, { kafka: true, registry: true, store: true });
 });
 
-test('/docs is an OpenAPI 3 document of every route', async () => {
-  const doc = (await t.app.inject({ method: 'GET', url: '/docs' })).json() as { openapi: string; paths: Record<string, Record<string, unknown>> };
+test('/docs/json is an OpenAPI 3 document of every route', async () => {
+  const doc = (await t.app.inject({ method: 'GET', url: '/docs/json' })).json() as { openapi: string; paths: Record<string, Record<string, unknown>> };
   assert.match(doc.openapi, /^3\./);
   for (const [path, method] of [['/v1/events', 'post'], ['/v1/records/{object}', 'get'], ['/v1/records/{object}/{recordId}', 'get'], ['/v1/hooks', 'post'], ['/hooks/{hookId}', 'post'], ['/hooks/{hookId}', 'get'], ['/v1/admin/workspaces', 'post'], ['/v1/admin/workspaces/{workspaceId}/keys/{keyId}', 'delete'], ['/metrics', 'get'], ['/readyz', 'get']] as const) {
     assert.ok(doc.paths[path]?.[method], `${method.toUpperCase()} ${path} documented`);

@@ -1,5 +1,5 @@
 /**
- * The whole hub as processes on the real stack, as `npm start` runs it (ingress,
+ * The whole hub as processes on the real stack, as `npm start` runs it (ingress, api,
  * record-projector, trigger-matcher, action-executor, notifier), isolated by topic
  * prefix and database, with an SMTP capture for its emails and an operator allowlist
  * that lets http steps reach the tests' emulators on 127.0.0.1. Talks to it over HTTP
@@ -18,7 +18,7 @@ import { eventually } from './env.ts';
 import { startSmtpCapture, type SmtpCapture } from '../emulators/smtp.ts';
 import { freePort } from './net.ts';
 
-export const hubServices = ['ingress', 'record-projector', 'trigger-matcher', 'action-executor', 'notifier'] as const;
+export const hubServices = ['ingress', 'api', 'record-projector', 'trigger-matcher', 'action-executor', 'notifier'] as const;
 
 export interface ApiAnswer { status: number; body: unknown }
 
@@ -62,10 +62,12 @@ export interface E2EHubOptions {
 export async function startE2EHub(label: string, extraEnv: Record<string, string> = {}, options: E2EHubOptions = {}): Promise<E2EHub> {
   const smtp = await startSmtpCapture();
   const port = await freePort();
+  const apiPort = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    ...testIngressEnv(label, { HUB_HTTP_PORT: String(port), HUB_PUBLIC_URL: url }),
+    // The ingress at `url` serves the hot path and forwards the rest to the api, as with npm start.
+    ...testIngressEnv(label, { HUB_HTTP_PORT: String(port), HUB_PUBLIC_URL: url, HUB_API_PORT: String(apiPort), HUB_API_URL: `http://127.0.0.1:${apiPort}` }),
     HUB_HTTP_ALLOWLIST: '127.0.0.1',
     HUB_SMTP_URL: `smtp://127.0.0.1:${smtp.port}`,
     HUB_SMTP_FROM: 'CRM hub <hub@example.test>',

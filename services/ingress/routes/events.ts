@@ -1,17 +1,19 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { IngressDeps } from '../deps.ts';
-import { raise } from '../errors.ts';
-import type { RouteTable } from '../http.ts';
-import type { Principal } from '../auth.ts';
+import { raise } from '../../../libs/http-server/errors.ts';
+import { principalOf } from '../../../libs/http-server/auth.ts';
+import { ingressRoutes, MAX_EVENTS_PER_REQUEST } from '../../../libs/contracts/ingress-routes.ts';
 import { toRecordChanged, recordEventMessage } from '../../../libs/kafka/record-events.ts';
 import type { RecordChanged } from '../../../libs/kafka/events.ts';
 import { createAcceptor } from '../acceptor.ts';
 
-export const MAX_EVENTS_PER_REQUEST = 500;
-
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** One event, or `{"events": [...]}`: validated as a whole before anything is published. */
+/**
+ * One event, or `{"events": [...]}`: validated as a whole before anything is published.
+ * The route's schema refuses wrong shapes first; this names what it cannot (NUL
+ * characters, nesting, calendar dates) and builds the events.
+ */
 function eventsOf(body: unknown, workspaceId: string, now: number): RecordChanged[] {
   if (isPlainObject(body) && 'events' in body) {
     for (const key of Object.keys(body)) if (key !== 'events') throw raise('BODY_INVALID', `unknown field "${key}" beside "events"`, { path: `/${key}` });
@@ -30,38 +32,26 @@ function eventsOf(body: unknown, workspaceId: string, now: number): RecordChange
  * ids accepted before (or repeated in the batch) are reported as duplicates and not
  * published again. Concurrent requests are committed in groups (see acceptor.ts).
  */
-export function eventRoutes(app: FastifyInstance, d: IngressDeps, routes: RouteTable, authenticate: (r: FastifyRequest) => Promise<Principal>): void {
+export function eventRoutes(app: FastifyInstance, d: IngressDeps): void {
   const acceptor = createAcceptor({
     ackTimeoutMs: d.ackTimeoutMs,
     ledger: d.ledger, bus: d.bus, topic: d.recordsTopic,
     onCommitError: (err) => d.log.warn({ err }, 'could not confirm a publish; a retry may publish again'),
   });
-  routes.add('POST', '/v1/events');
-  app.post('/v1/events', {
+  app.route({
+    ...ingressRoutes.events,
+    config: { ...ingressRoutes.events.config, invalidBody: 'EVENT_INVALID' },
     bodyLimit: d.maxEventsBodyBytes,
-    schema: {
-      tags: ['events'],
-      summary: 'Emit record-change events (one, or {"events": [...]} up to 500 / 1 MiB); all-or-nothing',
-      body: {
-        type: 'object',
-        properties: {
-          events: { type: 'array', maxItems: MAX_EVENTS_PER_REQUEST, items: { $ref: 'RecordEvent#' } },
-          id: { type: 'string', format: 'uuid' }, type: { type: 'string' }, object: { type: 'string' }, recordId: { type: 'string' },
-        },
-      },
-      response: {
-        202: { type: 'object', properties: { accepted: { type: 'array', items: { type: 'string' } }, duplicates: { type: 'array', items: { type: 'string' } } } },
-      },
+    handler: async (request, reply) => {
+      const principal = principalOf(request);
+      const events = eventsOf(request.body, principal.workspaceId, d.now());
+      const { duplicate } = await acceptor.accept(events.map((e) => ({ key: `${principal.workspaceId}:${e.eventId}`, message: recordEventMessage(e) })));
+      const fresh = events.filter((_, i) => !duplicate[i]);
+      const duplicates = events.filter((_, i) => duplicate[i]).map((e) => e.eventId);
+      d.metrics.published.inc({ topic: 'crm.records' }, fresh.length);
+      if (duplicates.length > 0) d.metrics.duplicates.inc({ kind: 'event' }, duplicates.length);
+      d.log.info({ workspaceId: principal.workspaceId, route: '/v1/events', eventIds: fresh.length <= 10 ? fresh.map((e) => e.eventId) : undefined, accepted: fresh.length, duplicates: duplicates.length }, 'events accepted');
+      return reply.code(202).send({ accepted: fresh.map((e) => e.eventId), duplicates });
     },
-  }, async (request, reply) => {
-    const principal = await authenticate(request);
-    const events = eventsOf(request.body, principal.workspaceId, d.now());
-    const { duplicate } = await acceptor.accept(events.map((e) => ({ key: `${principal.workspaceId}:${e.eventId}`, message: recordEventMessage(e) })));
-    const fresh = events.filter((_, i) => !duplicate[i]);
-    const duplicates = events.filter((_, i) => duplicate[i]).map((e) => e.eventId);
-    d.metrics.published.inc({ topic: 'crm.records' }, fresh.length);
-    if (duplicates.length > 0) d.metrics.duplicates.inc({ kind: 'event' }, duplicates.length);
-    d.log.info({ workspaceId: principal.workspaceId, route: '/v1/events', eventIds: fresh.length <= 10 ? fresh.map((e) => e.eventId) : undefined, accepted: fresh.length, duplicates: duplicates.length }, 'events accepted');
-    return reply.code(202).send({ accepted: fresh.map((e) => e.eventId), duplicates });
   });
 }

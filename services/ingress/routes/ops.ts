@@ -1,44 +1,32 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { IngressDeps } from '../deps.ts';
-import { raise } from '../errors.ts';
-import type { RouteTable } from '../http.ts';
-import type { Principal } from '../auth.ts';
+import { ingressRoutes } from '../../../libs/contracts/ingress-routes.ts';
 
-/** Health, readiness, metrics, the OpenAPI document, and the caller's own workspace. */
-export function opsRoutes(app: FastifyInstance, d: IngressDeps, routes: RouteTable, authenticate: (r: FastifyRequest) => Promise<Principal>): void {
-  const tags = ['operations'];
-  routes.add('GET', '/healthz');
-  app.get('/healthz', { schema: { tags, summary: 'The process is up' } }, async () => ({ status: 'ok' }));
-
-  routes.add('GET', '/readyz');
-  app.get('/readyz', { schema: { tags, summary: 'Kafka, the schema registry and the store are reachable' } }, async (_request, reply) => {
-    const parts = await d.readiness();
-    const ready = Object.values(parts).every(Boolean);
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', parts });
+/**
+ * Health, readiness and metrics of the hub's address. /metrics adds the api's series,
+ * read from the api at each scrape (hub_api_up says whether that worked), so the
+ * operator scrapes one target.
+ */
+export function opsRoutes(app: FastifyInstance, d: IngressDeps): void {
+  app.route({ ...ingressRoutes.healthz, handler: async () => ({ status: 'ok' }) });
+  app.route({
+    ...ingressRoutes.readyz,
+    handler: async (_request, reply) => {
+      const parts = await d.readiness();
+      const ready = Object.values(parts).every(Boolean);
+      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', parts });
+    },
   });
-
-  routes.add('GET', '/metrics');
-  app.get('/metrics', { schema: { tags, summary: 'Prometheus metrics (text format)' } }, async (_request, reply) => {
-    return reply.type(d.metrics.registry.contentType).send(await d.metrics.registry.metrics());
-  });
-
-  routes.add('GET', '/docs');
-  app.get('/docs', { schema: { tags, summary: 'This OpenAPI 3 document' } }, async () => app.swagger());
-
-  routes.add('GET', '/v1/workspace');
-  app.get('/v1/workspace', { schema: { tags: ['workspace'], summary: 'The workspace of the API key' } }, async (request) => {
-    const principal = await authenticate(request);
-    const ws = await d.workspaces.get(principal.workspaceId);
-    return { workspaceId: principal.workspaceId, name: ws?.name ?? null, keyId: principal.keyId };
-  });
-  routes.add('GET', '/v1/workspaces/:workspaceId');
-  app.get('/v1/workspaces/:workspaceId', {
-    schema: { tags: ['workspace'], summary: 'A workspace by id: only the key\'s own (403 otherwise)', params: { type: 'object', properties: { workspaceId: { type: 'string' } } } },
-  }, async (request) => {
-    const principal = await authenticate(request);
-    const { workspaceId } = request.params as { workspaceId: string };
-    if (workspaceId !== principal.workspaceId) throw raise('WORKSPACE_FORBIDDEN', `this API key belongs to another workspace than ${workspaceId}`, { path: '/params/workspaceId' });
-    const ws = await d.workspaces.get(principal.workspaceId);
-    return { workspaceId, name: ws?.name ?? null, keyId: principal.keyId };
+  const readApi = async () => {
+    const res = await fetch(`${d.api.url}/metrics`, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(2000) });
+    if (!res.ok) return null;
+    return await res.json() as object[];
+  };
+  app.route({
+    ...ingressRoutes.metrics,
+    handler: async (_request, reply) => {
+      const { contentType, text } = await d.metrics.scrape(readApi);
+      return reply.type(contentType).send(text);
+    },
   });
 }

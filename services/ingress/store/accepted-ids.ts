@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Db } from 'mongodb';
 import type { CollectionSpec } from '../../../libs/store/mongo.ts';
 import { isDuplicateKey, storeError } from '../../../libs/store/errors.ts';
-import { raise } from '../errors.ts';
+import { raise } from '../../../libs/http-server/errors.ts';
 
 /**
  * Remembers which ids were accepted (published to Kafka), so a producer's retry is

@@ -5,11 +5,10 @@
  * reads, so a run shows up there a moment after its 202.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { IngressDeps } from '../deps.ts';
-import { raise } from '../errors.ts';
-import type { RouteTable } from '../http.ts';
-import type { Principal } from '../auth.ts';
+import type { FastifyInstance } from 'fastify';
+import type { ApiDeps } from '../deps.ts';
+import { raise } from '../../../libs/http-server/errors.ts';
+import { principalOf, type Principal } from '../../../libs/http-server/auth.ts';
 import type { RunEvent } from '../../../libs/kafka/events.ts';
 import type { OutgoingEvent } from '../../../libs/kafka/producer.ts';
 import { runFromRequest, type Run } from '../../../libs/store/runs.ts';
@@ -59,10 +58,29 @@ function requested(wf: WorkflowVersionRef, triggerEventId: string, trigger: unkn
   return { runId, run: runFromRequest(request, new Date(now)), message };
 }
 
-export function runRoutes(app: FastifyInstance, d: IngressDeps, routes: RouteTable, authenticate: (r: FastifyRequest) => Promise<Principal>): void {
+export function runRoutes(app: FastifyInstance, d: ApiDeps): void {
   const tags = ['runs'];
-  const wfParams = { type: 'object', properties: { workflowId: { type: 'string' } } } as const;
-  const runParams = { type: 'object', properties: { runId: { type: 'string' } } } as const;
+  const wfParams = { type: 'object', required: ['workflowId'], properties: { workflowId: { type: 'string' } } } as const;
+  const runParams = { type: 'object', required: ['runId'], properties: { runId: { type: 'string' } } } as const;
+  const startBody = {
+    type: 'object', additionalProperties: false, description: 'Optional: a global workflow starts with no body',
+    properties: {
+      recordIds: { type: 'array', minItems: 1, maxItems: BULK_MAX, items: { type: 'string', minLength: 1, maxLength: 200 }, description: 'single: exactly one; bulk: up to 1000 (one run each)' },
+      input: { type: 'object', description: 'Read by the steps as {{trigger.input...}}' },
+    },
+  } as const;
+  const listQuery = {
+    type: 'object', additionalProperties: false,
+    properties: {
+      status: { type: 'string', enum: [...runStatuses] },
+      limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
+      before: { type: 'string', description: 'date-time: the queuedAt of the last run of the previous page (the answer\'s `next`)' },
+    },
+  } as const;
+  const testBody = {
+    type: 'object', required: ['trigger'], additionalProperties: false,
+    properties: { trigger: { type: 'object', description: 'Sample trigger data, read by templates as {{trigger...}} (e.g. {"record": {...}} or {"body": {...}})' } },
+  } as const;
 
   const ownWorkflow = async (principal: Principal, workflowId: string) => {
     const w = isWorkflowId(workflowId) ? await d.workflows.get(workflowId) : null;
@@ -74,11 +92,8 @@ export function runRoutes(app: FastifyInstance, d: IngressDeps, routes: RouteTab
     if (!r || r.workspaceId !== principal.workspaceId) throw raise('NOT_FOUND', `no run ${runId}`, { path: '/params/runId' });
     return r;
   };
-
-  routes.add('POST', '/v1/workflows/:workflowId/runs');
-  routes.add('GET', '/v1/workflows/:workflowId/runs');
-  app.post('/v1/workflows/:workflowId/runs', { schema: { tags, summary: 'Start runs by hand: {"recordIds"?, "input"?} → 202 {"runIds"} (bulk: one run per record)', params: wfParams } }, async (request, reply) => {
-    const principal = await authenticate(request);
+  app.post('/v1/workflows/:workflowId/runs', { config: { auth: 'workspace' }, schema: { tags, summary: 'Start runs by hand: {"recordIds"?, "input"?} → 202 {"runIds"} (bulk: one run per record)', params: wfParams, body: startBody } }, async (request, reply) => {
+    const principal = principalOf(request);
     const w = await ownWorkflow(principal, (request.params as { workflowId: string }).workflowId);
     const body = request.body ?? {};
     if (!isPlainObject(body)) throw raise('BODY_INVALID', 'body must be a JSON object like {"recordIds": ["..."], "input": {...}}', { path: '' });
@@ -137,26 +152,22 @@ export function runRoutes(app: FastifyInstance, d: IngressDeps, routes: RouteTab
     return reply.code(202).send({ runIds: starts.map((s) => s.runId) });
   });
 
-  app.get('/v1/workflows/:workflowId/runs', { schema: { tags, summary: 'Runs of a workflow, newest first (?status=&limit=&before=)', params: wfParams } }, async (request) => {
-    const principal = await authenticate(request);
+  app.get('/v1/workflows/:workflowId/runs', { config: { auth: 'workspace' }, schema: { tags, summary: 'Runs of a workflow, newest first (?status=&limit=&before=)', params: wfParams, querystring: listQuery } }, async (request) => {
+    const principal = principalOf(request);
     const w = await ownWorkflow(principal, (request.params as { workflowId: string }).workflowId);
-    const q = request.query as Record<string, unknown>;
-    for (const key of Object.keys(q)) if (!['status', 'limit', 'before'].includes(key)) throw raise('QUERY_INVALID', `unknown parameter "${key}"; allowed: status, limit, before`, { path: `/query/${key}` });
-    if (q.status !== undefined && !(runStatuses as readonly unknown[]).includes(q.status)) throw raise('QUERY_INVALID', `status must be one of ${runStatuses.join(', ')}`, { path: '/query/status' });
-    const limit = q.limit === undefined ? 50 : Number(q.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw raise('QUERY_INVALID', 'limit must be an integer from 1 to 500', { path: '/query/limit' });
+    // Known parameters, status and limit are checked by the route's schema.
+    const q = request.query as { status?: RunStatus; limit: number; before?: string };
+    const limit = q.limit;
     let before: Date | undefined;
     if (q.before !== undefined) {
-      before = new Date(String(q.before));
+      before = new Date(q.before);
       if (Number.isNaN(before.getTime())) throw raise('QUERY_INVALID', 'before must be a date-time (the queuedAt of the last run of the previous page)', { path: '/query/before' });
     }
-    const runs = await d.runs.list(principal.workspaceId, w._id, { ...(q.status ? { status: q.status as RunStatus } : {}), limit, ...(before ? { beforeQueuedAt: before } : {}) });
+    const runs = await d.runs.list(principal.workspaceId, w._id, { ...(q.status ? { status: q.status } : {}), limit, ...(before ? { beforeQueuedAt: before } : {}) });
     return { runs: runs.map(runSummary), next: runs.length === limit ? runs[runs.length - 1]!.queuedAt.toISOString() : null };
   });
-
-  routes.add('POST', '/v1/workflows/:workflowId/test');
-  app.post('/v1/workflows/:workflowId/test', { schema: { tags, summary: 'Dry run of the latest version on a sample trigger: record writes, HTTP calls and emails are computed and shown, not performed', params: wfParams } }, async (request) => {
-    const principal = await authenticate(request);
+  app.post('/v1/workflows/:workflowId/test', { config: { auth: 'workspace' }, schema: { tags, summary: 'Dry run of the latest version on a sample trigger: record writes, HTTP calls and emails are computed and shown, not performed', params: wfParams, body: testBody } }, async (request) => {
+    const principal = principalOf(request);
     const w = await ownWorkflow(principal, (request.params as { workflowId: string }).workflowId);
     const body = request.body;
     if (!isPlainObject(body)) throw raise('BODY_INVALID', 'body must be a JSON object like {"trigger": {...sample trigger data...}}', { path: '' });
@@ -178,25 +189,19 @@ export function runRoutes(app: FastifyInstance, d: IngressDeps, routes: RouteTab
       steps: steps.map((s) => ({ ...s, startedAt: new Date(s.startedAt).toISOString(), endedAt: new Date(s.endedAt).toISOString() })),
     };
   });
-
-  routes.add('GET', '/v1/runs/:runId');
-  app.get('/v1/runs/:runId', { schema: { tags, summary: 'A run: status, version, trigger and every step (input, output, error, attempts, start, end)', params: runParams } }, async (request) => {
-    const principal = await authenticate(request);
+  app.get('/v1/runs/:runId', { config: { auth: 'workspace' }, schema: { tags, summary: 'A run: status, version, trigger and every step (input, output, error, attempts, start, end)', params: runParams } }, async (request) => {
+    const principal = principalOf(request);
     return runView(await ownRun(principal, (request.params as { runId: string }).runId));
   });
-
-  routes.add('POST', '/v1/runs/:runId/retry');
-  app.post('/v1/runs/:runId/retry', { schema: { tags, summary: 'Resume a failed run from its failed step (completed steps are not repeated)', params: runParams } }, async (request, reply) => {
-    const principal = await authenticate(request);
+  app.post('/v1/runs/:runId/retry', { config: { auth: 'workspace' }, schema: { tags, summary: 'Resume a failed run from its failed step (completed steps are not repeated); no body', params: runParams } }, async (request, reply) => {
+    const principal = principalOf(request);
     const run = await ownRun(principal, (request.params as { runId: string }).runId);
     if (run.status !== 'failed') throw raise('RUN_NOT_RETRIABLE', `run ${run.runId} is ${run.status}; only failed runs can be retried`, { path: '/params/runId' });
     await d.bus.publish(d.runsTopic, [command('run.retry-requested', run, d.now())]);
     return reply.code(202).send({ runId: run.runId, status: 'queued', attempt: run.attempt + 1 });
   });
-
-  routes.add('POST', '/v1/runs/:runId/cancel');
-  app.post('/v1/runs/:runId/cancel', { schema: { tags, summary: 'Cancel a queued or running run (a running step finishes or is interrupted; no further step starts)', params: runParams } }, async (request, reply) => {
-    const principal = await authenticate(request);
+  app.post('/v1/runs/:runId/cancel', { config: { auth: 'workspace' }, schema: { tags, summary: 'Cancel a queued or running run (a running step finishes or is interrupted; no further step starts); no body', params: runParams } }, async (request, reply) => {
+    const principal = principalOf(request);
     const run = await ownRun(principal, (request.params as { runId: string }).runId);
     if (run.status !== 'queued' && run.status !== 'running') throw raise('RUN_ALREADY_ENDED', `run ${run.runId} is ${run.status}`, { path: '/params/runId' });
     await d.bus.publish(d.runsTopic, [command('run.cancel-requested', run, d.now())]);

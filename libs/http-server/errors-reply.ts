@@ -1,8 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyError } from 'fastify';
-import { HubError } from '../../libs/errors/index.ts';
-import type { Logger } from '../../libs/log/index.ts';
+import { HubError } from '../errors/index.ts';
+import type { Logger } from '../log/index.ts';
 import { raise } from './errors.ts';
-import type { IngressMetrics } from './metrics.ts';
+import { fromValidation, type ValidationFailure } from './validation.ts';
+import type { RouteTable } from './route-table.ts';
+import type { HttpMetrics } from './metrics.ts';
 
 export interface ErrorBody { error: { code: string; message: string; path?: string } }
 
@@ -19,10 +21,9 @@ function fromFastify(err: FastifyError): HubError | null {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return raise('BODY_TOO_LARGE', 'request body is larger than this route accepts', { path: '' });
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return raise('MEDIA_TYPE_UNSUPPORTED', 'send application/json (or, for hooks, application/x-www-form-urlencoded)', { path: '/headers/content-type' });
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
-        ? raise('MEDIA_TYPE_UNSUPPORTED', 'send application/json (or, for hooks, application/x-www-form-urlencoded)', { path: '/headers/content-type' })
-        : raise('BODY_INVALID', 'content-length does not match the body', { path: '/headers/content-length' });
+      return raise('BODY_INVALID', 'content-length does not match the body', { path: '/headers/content-length' });
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return raise('JSON_INVALID', 'body is empty; send a JSON object', { path: '' });
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
@@ -46,11 +47,16 @@ function fromFastify(err: FastifyError): HubError | null {
 
 /**
  * Every error leaves as `{"error": {code, message, path}}`. Bad input is never a 500;
- * an unexpected failure is logged with its stack and answered 500 INTERNAL.
+ * an unexpected failure is logged with its stack and answered 500 INTERNAL. Schema
+ * failures (Ajv) become the route's 400 code, naming the field (see validation.ts).
  */
-export function installErrorHandling(app: FastifyInstance, log: Logger, metrics: IngressMetrics, routes: RouteTable): void {
-  app.setErrorHandler((err: FastifyError, request, reply) => {
-    const known = err instanceof HubError ? err : fromFastify(err);
+export function installErrorHandling(app: FastifyInstance, log: Logger, metrics: HttpMetrics, routes: RouteTable, unmatched?: (request: FastifyRequest, reply: FastifyReply) => unknown): void {
+  app.setErrorHandler((err: FastifyError & Partial<ValidationFailure>, request, reply) => {
+    const known = err instanceof HubError
+      ? err
+      : err.validation
+        ? fromValidation(err as ValidationFailure, request.routeOptions.config.invalidBody)
+        : fromFastify(err);
     if (known) {
       metrics.rejected.inc({ code: known.code });
       if (known.status >= 500 || known.code.startsWith('STORE_')) log.warn({ code: known.code, err: known.message, route: request.routeOptions.url }, 'request failed');
@@ -61,16 +67,23 @@ export function installErrorHandling(app: FastifyInstance, log: Logger, metrics:
     metrics.rejected.inc({ code: 'INTERNAL' });
     return sendError(reply, raise('INTERNAL', 'internal error; the request was not applied'));
   });
-  app.setNotFoundHandler((request, reply) => {
-    const path = request.url.split('?')[0] ?? '';
-    const allowed = routes.methodsFor(path);
-    const err = allowed.length > 0
-      ? raise('METHOD_NOT_ALLOWED', `${request.method} is not allowed here; use ${allowed.join(', ')}`, { path: '/method' })
-      : raise('NOT_FOUND', `no route ${request.method} ${path}`, { path: '/url' });
-    if (allowed.length > 0) void reply.header('allow', allowed.join(', '));
+  app.setNotFoundHandler(unmatched ?? ((request, reply) => {
+    const err = notFoundOrNotAllowed(routes, request.method, request.url);
+    if (err.code === 'METHOD_NOT_ALLOWED') void reply.header('allow', routes.methodsFor(pathOf(request.url)).join(', '));
     metrics.rejected.inc({ code: err.code });
     return sendError(reply, err);
-  });
+  }));
+}
+
+export const pathOf = (url: string): string => url.split('?')[0] ?? '';
+
+/** 405 (the caller then sets `Allow`) when the path is known with other methods, else 404. */
+export function notFoundOrNotAllowed(routes: RouteTable, method: string, url: string): HubError {
+  const path = pathOf(url);
+  const allowed = routes.methodsFor(path);
+  return allowed.length > 0
+    ? raise('METHOD_NOT_ALLOWED', `${method} is not allowed here; use ${allowed.join(', ')}`, { path: '/method' })
+    : raise('NOT_FOUND', `no route ${method} ${path}`, { path: '/url' });
 }
 
 /**
@@ -78,38 +91,10 @@ export function installErrorHandling(app: FastifyInstance, log: Logger, metrics:
  * segment longer than maxParamLength) skip the error handler and, by default, answer in
  * fastify's own shape; passed as the `frameworkErrors` option, this answers in ours.
  */
-export function frameworkErrorHandler(metrics: IngressMetrics) {
+export function frameworkErrorHandler(metrics: HttpMetrics) {
   return (err: FastifyError, _request: unknown, reply: FastifyReply): void => {
     const known = fromFastify(err) ?? raise('INTERNAL', 'internal error; the request was not applied');
     metrics.rejected.inc({ code: known.code });
     void sendError(reply, known);
   };
-}
-
-/** Known URL patterns and their methods, to tell 405 from 404. */
-export class RouteTable {
-  private readonly patterns = new Map<string, { re: RegExp; methods: Set<string> }>();
-
-  add(method: string | string[], url: string): void {
-    let entry = this.patterns.get(url);
-    if (!entry) {
-      const re = new RegExp(`^${url.split('/').map((part) => (part.startsWith(':') ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/')}/?$`);
-      entry = { re, methods: new Set() };
-      this.patterns.set(url, entry);
-    }
-    for (const m of Array.isArray(method) ? method : [method]) {
-      entry.methods.add(m);
-      if (m === 'GET') entry.methods.add('HEAD');
-    }
-  }
-
-  methodsFor(path: string): string[] {
-    const out = new Set<string>();
-    for (const { re, methods } of this.patterns.values()) if (re.test(path)) for (const m of methods) out.add(m);
-    return [...out].sort();
-  }
-}
-
-export function routeLabel(request: FastifyRequest): string {
-  return request.routeOptions.url ?? 'unmatched';
 }

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Db } from 'mongodb';
-import type { CollectionSpec } from '../../../libs/store/mongo.ts';
-import { storeError } from '../../../libs/store/errors.ts';
-import type { Sealed } from '../../../libs/secrets/crypto.ts';
+import type { CollectionSpec } from './mongo.ts';
+import { storeError } from './errors.ts';
+import type { Sealed } from '../secrets/crypto.ts';
 
 export type FieldType = 'string' | 'number' | 'boolean' | 'object' | 'array';
 export type FieldFormat = 'email' | 'uri' | 'date-time';

@@ -1,15 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { IngressDeps } from '../deps.ts';
-import { raise } from '../errors.ts';
-import type { RouteTable } from '../http.ts';
-import type { Principal } from '../auth.ts';
+import type { FastifyInstance } from 'fastify';
+import type { ApiDeps } from '../deps.ts';
+import { raise } from '../../../libs/http-server/errors.ts';
+import { principalOf, type Principal } from '../../../libs/http-server/auth.ts';
 import { parseWorkflowDefinition } from '../../../libs/workflow/validate.ts';
 import type { WorkflowDefinition } from '../../../libs/contracts/workflow.ts';
 import { externalEnvelope } from '../../../libs/kafka/envelope.ts';
 import type { WorkflowChanged } from '../../../libs/kafka/events.ts';
 import { isWorkflowId, newWorkflowId, versionKey, type WorkflowDocument, type WorkflowVersionDocument } from '../store/workflows.ts';
-import { newHookId, type HookDocument } from '../store/hooks.ts';
+import { newHookId, type HookDocument } from '../../../libs/store/hooks.ts';
 
 function stateView(w: WorkflowDocument, publicUrl: string) {
   return {
@@ -31,9 +30,19 @@ function withoutSecret(def: WorkflowDefinition): { definition: WorkflowDefinitio
  * a version number is claimed in the store first, so two concurrent saves never both
  * become version n.
  */
-export function workflowRoutes(app: FastifyInstance, d: IngressDeps, routes: RouteTable, authenticate: (r: FastifyRequest) => Promise<Principal>): void {
+export function workflowRoutes(app: FastifyInstance, d: ApiDeps): void {
   const tags = ['workflows'];
-  const params = { type: 'object', properties: { workflowId: { type: 'string' } } } as const;
+  const params = { type: 'object', required: ['workflowId'], properties: { workflowId: { type: 'string' } } } as const;
+  // The outline; libs/workflow/validate.ts checks the rest (trigger and step inputs by type) and names the path.
+  const definition = {
+    type: 'object', required: ['name', 'trigger', 'steps'], additionalProperties: false,
+    properties: {
+      name: { type: 'string', maxLength: 200 },
+      trigger: { type: 'object', required: ['type'], properties: { type: { type: 'string', description: 'record.created | record.updated | record.deleted | webhook | schedule | manual' } } },
+      steps: { type: 'array', items: { type: 'object', required: ['id', 'type'], properties: { id: { type: 'string' }, type: { type: 'string' }, input: { type: 'object' } } } },
+    },
+  } as const;
+  const saving = { auth: 'workspace', invalidBody: 'WORKFLOW_INVALID' } as const;
 
   const own = async (principal: Principal, workflowId: string) => {
     const w = isWorkflowId(workflowId) ? await d.workflows.get(workflowId) : null;
@@ -84,35 +93,29 @@ export function workflowRoutes(app: FastifyInstance, d: IngressDeps, routes: Rou
     d.log.info({ workspaceId: principal.workspaceId, workflowId, version }, 'workflow saved');
     return state;
   };
-
-  routes.add(['GET', 'POST'], '/v1/workflows');
-  app.post('/v1/workflows', { schema: { tags, summary: 'Create a workflow: {"name", "trigger", "steps"} → version 1, draft' } }, async (request, reply) => {
-    const principal = await authenticate(request);
+  app.post('/v1/workflows', { config: saving, schema: { tags, summary: 'Create a workflow: {"name", "trigger", "steps"} → version 1, draft', body: definition } }, async (request, reply) => {
+    const principal = principalOf(request);
     const state = await saveVersion(principal, null, request.body);
     return reply.code(201).send({ workflowId: state._id, version: state.version, status: state.status });
   });
-  app.get('/v1/workflows', { schema: { tags, summary: 'List the workspace\'s workflows' } }, async (request) => {
-    const principal = await authenticate(request);
+  app.get('/v1/workflows', { config: { auth: 'workspace' }, schema: { tags, summary: 'List the workspace\'s workflows' } }, async (request) => {
+    const principal = principalOf(request);
     return { workflows: (await d.workflows.list(principal.workspaceId)).map((w) => stateView(w, d.publicUrl)) };
   });
-
-  routes.add(['GET', 'PUT'], '/v1/workflows/:workflowId');
-  app.get('/v1/workflows/:workflowId', { schema: { tags, summary: 'A workflow with all its versions', params } }, async (request) => {
-    const principal = await authenticate(request);
+  app.get('/v1/workflows/:workflowId', { config: { auth: 'workspace' }, schema: { tags, summary: 'A workflow with all its versions', params } }, async (request) => {
+    const principal = principalOf(request);
     const w = await own(principal, (request.params as { workflowId: string }).workflowId);
     const versions = await d.workflows.versions(w._id);
     return { ...stateView(w, d.publicUrl), versions: versions.map((v) => ({ version: v.version, definition: v.definition, createdAt: v.createdAt.toISOString() })) };
   });
-  app.put('/v1/workflows/:workflowId', { schema: { tags, summary: 'Save a new version (an active workflow keeps running its active version until activated again)', params } }, async (request) => {
-    const principal = await authenticate(request);
+  app.put('/v1/workflows/:workflowId', { config: saving, schema: { tags, summary: 'Save a new version (an active workflow keeps running its active version until activated again)', params, body: definition } }, async (request) => {
+    const principal = principalOf(request);
     const w = await own(principal, (request.params as { workflowId: string }).workflowId);
     const state = await saveVersion(principal, w, request.body);
     return { workflowId: state._id, version: state.version, status: state.status, activeVersion: state.activeVersion };
   });
-
-  routes.add('POST', '/v1/workflows/:workflowId/activate');
-  app.post('/v1/workflows/:workflowId/activate', { schema: { tags, summary: 'Activate the latest version (a webhook trigger gets its hook URL)', params } }, async (request) => {
-    const principal = await authenticate(request);
+  app.post('/v1/workflows/:workflowId/activate', { config: { auth: 'workspace' }, schema: { tags, summary: 'Activate the latest version (a webhook trigger gets its hook URL); no body', params } }, async (request) => {
+    const principal = principalOf(request);
     const w = await own(principal, (request.params as { workflowId: string }).workflowId);
     const latest = await d.workflows.version(w._id, w.version);
     if (!latest) throw raise('NOT_FOUND', `workflow ${w._id} has no version ${w.version}`, { path: '/params/workflowId' });
@@ -140,10 +143,8 @@ export function workflowRoutes(app: FastifyInstance, d: IngressDeps, routes: Rou
     d.log.info({ workspaceId: w.workspaceId, workflowId: w._id, version: w.version }, 'workflow activated');
     return stateView(state, d.publicUrl);
   });
-
-  routes.add('POST', '/v1/workflows/:workflowId/deactivate');
-  app.post('/v1/workflows/:workflowId/deactivate', { schema: { tags, summary: 'Deactivate (its hook, if any, answers 410)', params } }, async (request) => {
-    const principal = await authenticate(request);
+  app.post('/v1/workflows/:workflowId/deactivate', { config: { auth: 'workspace' }, schema: { tags, summary: 'Deactivate (its hook, if any, answers 410); no body', params } }, async (request) => {
+    const principal = principalOf(request);
     const w = await own(principal, (request.params as { workflowId: string }).workflowId);
     if (w.hookId) await d.hooks.update(w.hookId, { status: 'disabled' });
     const state: WorkflowDocument = { ...w, status: 'inactive', updatedAt: new Date(d.now()) };

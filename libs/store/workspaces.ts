@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Db } from 'mongodb';
-import type { CollectionSpec } from '../../../libs/store/mongo.ts';
-import { isDuplicateKey, storeError } from '../../../libs/store/errors.ts';
+import type { CollectionSpec } from './mongo.ts';
+import { isDuplicateKey, storeError } from './errors.ts';
 
 export interface Workspace { _id: string; name: string; createdAt: Date }
 

@@ -1,8 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { IngressDeps } from '../deps.ts';
-import { raise } from '../errors.ts';
-import type { RouteTable } from '../http.ts';
-import type { Principal } from '../auth.ts';
+import type { ApiDeps } from '../deps.ts';
+import { raise } from '../../../libs/http-server/errors.ts';
+import { principalOf } from '../../../libs/http-server/auth.ts';
 import { Secret } from '../../../libs/secrets/crypto.ts';
 import { credentialTypes, type CredentialMaterial, type CredentialType } from '../../../libs/store/credentials.ts';
 
@@ -103,28 +102,29 @@ export function parseCredentialBody(body: unknown, nameFromPath?: string): { nam
  * Stored credentials of a workspace. Answers show metadata only (never a secret, sealed
  * or not); log lines name the credential, never its material.
  */
-export function credentialRoutes(app: FastifyInstance, d: IngressDeps, routes: RouteTable, authenticate: (r: FastifyRequest) => Promise<Principal>): void {
+export function credentialRoutes(app: FastifyInstance, d: ApiDeps): void {
   const tags = ['credentials'];
-  const params = { type: 'object', properties: { name: { type: 'string' } } } as const;
+  const params = { type: 'object', required: ['name'], properties: { name: { type: 'string' } } } as const;
+  // One outline for every type; which fields a type takes (and requires) is checked by parseCredentialBody.
   const body = {
-    type: 'object', required: ['name', 'type'],
+    type: 'object', required: ['name', 'type'], additionalProperties: false,
     properties: {
-      name: { type: 'string' }, type: { type: 'string', enum: [...credentialTypes] },
+      name: { type: 'string', pattern: NAME.source, description: '1 to 100 letters, digits, _ . : - (starting with a letter or digit)' },
+      type: { type: 'string', enum: [...credentialTypes] },
       token: { type: 'string', description: 'bearer: sent as Authorization: Bearer <token>' },
       username: { type: 'string', description: 'basic, smtp (not secret)' }, password: { type: 'string', description: 'basic, smtp' },
       header: { type: 'string', description: 'header: the header name (not secret)' }, value: { type: 'string', description: 'header: the header value' },
-      host: { type: 'string' }, port: { type: 'integer' }, secure: { type: 'boolean' }, from: { type: 'string' },
+      host: { type: 'string', description: 'smtp' }, port: { type: 'integer', minimum: 1, maximum: 65535, description: 'smtp' },
+      secure: { type: 'boolean', description: 'smtp' }, from: { type: 'string', description: 'smtp: an address, or "Name <address>"' },
     },
   } as const;
   const nameParam = (request: FastifyRequest) => (request.params as { name: string }).name;
   const notFound = (name: string) => raise('NOT_FOUND', `no credential ${name}`, { path: '/params/name' });
-
-  routes.add(['GET', 'POST'], '/v1/credentials');
-  routes.add(['GET', 'PUT', 'DELETE'], '/v1/credentials/:name');
   void app.register(async (scope) => {
     // Our own JSON parser: the default one's errors quote the body, which here holds secrets.
     scope.removeContentTypeParser('application/json');
     scope.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_request, text, done) => {
+      if (text === '') { done(null, undefined); return; }
       try {
         done(null, JSON.parse(text as string));
       } catch {
@@ -132,27 +132,27 @@ export function credentialRoutes(app: FastifyInstance, d: IngressDeps, routes: R
       }
     });
 
-    scope.post('/v1/credentials', { bodyLimit: BODY_LIMIT, schema: { tags, summary: 'Store a credential (bearer, basic, header or smtp); the answer never shows the secret', body } }, async (request, reply) => {
-      const principal = await authenticate(request);
+    scope.post('/v1/credentials', { config: { auth: 'workspace' }, bodyLimit: BODY_LIMIT, schema: { tags, summary: 'Store a credential (bearer, basic, header or smtp); the answer never shows the secret', body } }, async (request, reply) => {
+      const principal = principalOf(request);
       const { name, material } = parseCredentialBody(request.body);
       const created = await d.credentials.create(principal.workspaceId, name, material);
       if (!created) throw raise('CREDENTIAL_EXISTS', `credential ${name} exists; replace it with PUT /v1/credentials/${name}`, { path: '/name' });
       d.log.info({ workspaceId: principal.workspaceId, credential: name, type: material.type }, 'credential created');
       return reply.code(201).send(created);
     });
-    scope.get('/v1/credentials', { schema: { tags, summary: 'List the workspace\'s credentials (metadata only)' } }, async (request) => {
-      const principal = await authenticate(request);
+    scope.get('/v1/credentials', { config: { auth: 'workspace' }, schema: { tags, summary: 'List the workspace\'s credentials (metadata only)' } }, async (request) => {
+      const principal = principalOf(request);
       return { credentials: await d.credentials.list(principal.workspaceId) };
     });
-    scope.get('/v1/credentials/:name', { schema: { tags, summary: 'Read a credential (metadata only)', params } }, async (request) => {
-      const principal = await authenticate(request);
+    scope.get('/v1/credentials/:name', { config: { auth: 'workspace' }, schema: { tags, summary: 'Read a credential (metadata only)', params } }, async (request) => {
+      const principal = principalOf(request);
       const name = nameParam(request);
       const found = NAME.test(name) ? await d.credentials.get(principal.workspaceId, name) : null;
       if (!found) throw notFound(name);
       return found;
     });
-    scope.put('/v1/credentials/:name', { bodyLimit: BODY_LIMIT, schema: { tags, summary: 'Replace a credential (rotation): same name, new secret', params, body: { ...body, required: ['type'] } } }, async (request) => {
-      const principal = await authenticate(request);
+    scope.put('/v1/credentials/:name', { config: { auth: 'workspace' }, bodyLimit: BODY_LIMIT, schema: { tags, summary: 'Replace a credential (rotation): same name, new secret', params, body: { ...body, required: ['type'] } } }, async (request) => {
+      const principal = principalOf(request);
       const name = nameParam(request);
       if (!NAME.test(name)) throw notFound(name);
       const parsed = parseCredentialBody(request.body, name);
@@ -161,8 +161,8 @@ export function credentialRoutes(app: FastifyInstance, d: IngressDeps, routes: R
       d.log.info({ workspaceId: principal.workspaceId, credential: name, type: parsed.material.type, keyId: replaced.keyId }, 'credential replaced');
       return replaced;
     });
-    scope.delete('/v1/credentials/:name', { schema: { tags, summary: 'Delete a credential (steps naming it then fail with CREDENTIAL_NOT_FOUND)', params } }, async (request, reply) => {
-      const principal = await authenticate(request);
+    scope.delete('/v1/credentials/:name', { config: { auth: 'workspace' }, schema: { tags, summary: 'Delete a credential (steps naming it then fail with CREDENTIAL_NOT_FOUND)', params } }, async (request, reply) => {
+      const principal = principalOf(request);
       const name = nameParam(request);
       if (!NAME.test(name) || !(await d.credentials.remove(principal.workspaceId, name))) throw notFound(name);
       d.log.info({ workspaceId: principal.workspaceId, credential: name }, 'credential deleted');
