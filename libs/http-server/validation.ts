@@ -36,9 +36,10 @@ export function createValidatorCompiler(shared: () => Record<string, unknown>) {
   return ({ schema, httpPart }: { schema: unknown; httpPart?: string }) => {
     if (httpPart !== 'body') return withShared(coercing).compile(schema as object);
     const validate = withShared(strict).compile(schema as object);
-    // An absent body is the handler's to accept (bodiless POSTs, optional bodies) or refuse.
+    // An absent body is the handler's to accept (bodiless POSTs, optional bodies) or
+    // refuse. Fastify hands an absent body over as null (so is a literal `null` body).
     const check = ((data: unknown) => {
-      if (data === undefined) return true;
+      if (data === undefined || data === null) return true;
       const ok = validate(data);
       check.errors = validate.errors;
       return ok;

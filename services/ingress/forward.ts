@@ -70,8 +70,9 @@ export function forwardUnmatched(d: IngressDeps, routes: RouteTable) {
 
   return (request: FastifyRequest, reply: FastifyReply) => {
     const path = pathOf(request.url);
-    if (routes.methodsFor(path).length > 0 || !path.startsWith('/') || /(^|\/)\.\.?(\/|$)/.test(path)) {
-      // The ingress's own path with another method, or a path no route can have (dot segments).
+    if (routes.methodsFor(path).length > 0 || !path.startsWith('/') || /(^|\/)\.\.?(\/|$)/.test(path) || request.method === 'CONNECT') {
+      // The ingress's own path with another method, or what no api route can be: dot
+      // segments, and CONNECT (a tunnel request, which the HTTP client cannot forward).
       const err = notFoundOrNotAllowed(routes, request.method, request.url);
       if (err.code === 'METHOD_NOT_ALLOWED') void reply.header('allow', routes.methodsFor(path).join(', '));
       d.metrics.rejected.inc({ code: err.code });
@@ -82,11 +83,16 @@ export function forwardUnmatched(d: IngressDeps, routes: RouteTable) {
       return sendError(reply, raise('REQUEST_HEADERS_TOO_LARGE', `the URL and headers of this request exceed ${MAX_HEAD_BYTES} bytes`, { path: '/headers' }));
     }
     request.forwarded = true;
-    const body = Buffer.isBuffer(request.body) && request.body.length > 0 ? request.body : undefined;
+    const body = Buffer.isBuffer(request.body) && request.body.length > 0 && request.method !== 'GET' && request.method !== 'HEAD' ? request.body : undefined;
+    const contentType = request.headers['content-type'];
     const target = requestTarget(request.url);
     const q = target.indexOf('?');
     return reply.from(q >= 0 ? target.slice(0, q) : target, {
-      ...(body && request.method !== 'GET' && request.method !== 'HEAD' ? { body, contentType: request.headers['content-type'] ?? 'application/octet-stream' } : {}),
+      // Explicit, so reply-from never re-encodes a body nor parses its content type itself.
+      // (A GET or HEAD carries none; an empty body keeps its content type.)
+      ...(body
+        ? { body, contentType: contentType || 'application/octet-stream' }
+        : contentType && request.method !== 'GET' && request.method !== 'HEAD' ? { body: '', contentType } : { body: null }),
       queryString: () => (q >= 0 ? target.slice(q + 1) : ''),
       rewriteRequestHeaders: (_req, headers) => {
         const out = { ...headers };
@@ -101,8 +107,8 @@ export function forwardUnmatched(d: IngressDeps, routes: RouteTable) {
         void res.send(upstream.stream);
       },
       onError: (res, { error }) => {
-        const e = error as Error & { code?: string };
-        void unavailable(res as unknown as FastifyReply, e.code ?? e.message);
+        const e = error as Error & { code?: string; cause?: Error & { code?: string } };
+        void unavailable(res as unknown as FastifyReply, e.cause ? `${e.cause.code ?? e.cause.name}: ${e.cause.message}` : e.code ?? e.message);
       },
     });
   };

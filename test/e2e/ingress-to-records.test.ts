@@ -1,5 +1,5 @@
 /**
- * The hub as `npm start` runs it: ingress and record-projector as processes. A producer
+ * The hub as `npm start` runs it: ingress, api and record-projector as processes. A producer
  * uses the SDK over HTTP; the records API then serves what it sent. A retry of the same
  * call is all duplicates and publishes nothing.
  */
@@ -31,11 +31,14 @@ const env: Record<string, string> = testIngressEnv('e2e-ingress', { LOG_LEVEL: '
 
 test('events sent with the SDK to the ingress process are materialized by the projector process', async () => {
   const port = await freePort();
-  Object.assign(env, { HUB_HTTP_PORT: String(port), HUB_PUBLIC_URL: `http://127.0.0.1:${port}` });
+  const apiPort = await freePort();
+  Object.assign(env, { HUB_HTTP_PORT: String(port), HUB_PUBLIC_URL: `http://127.0.0.1:${port}`, HUB_API_PORT: String(apiPort), HUB_API_URL: `http://127.0.0.1:${apiPort}` });
   const ingress = startService('ingress', { ...process.env, ...env });
+  // The control plane (admin, records) is the api's; the ingress forwards to it.
+  const api = startService('api', { ...process.env, ...env });
   const projector = startService('record-projector', { ...process.env, ...env });
-  processes.push(ingress, projector);
-  await Promise.all([ingress.started, projector.started]);
+  processes.push(ingress, api, projector);
+  await Promise.all([ingress.started, api.started, projector.started]);
   const url = `http://127.0.0.1:${port}`;
 
   const created = await fetch(`${url}/v1/admin/workspaces`, { method: 'POST', headers: { authorization: `Bearer ${env.HUB_ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'e2e' }) });
