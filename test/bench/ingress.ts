@@ -346,9 +346,11 @@ async function rawFigure(runtime: KafkaRuntime, brokers: string[], prefix: strin
 
 async function main(): Promise<void> {
   const port = await freePort();
+  const apiPort = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const env = testIngressEnv('bench', {
     HUB_HTTP_PORT: String(port), HUB_PUBLIC_URL: base, HUB_TOPIC_PARTITIONS: PARTITIONS,
+    HUB_API_PORT: String(apiPort), HUB_API_URL: `http://127.0.0.1:${apiPort}`,
     HUB_RATE_LIMIT_RPS: '1000000000', HUB_RATE_LIMIT_BURST: '1000000000', LOG_LEVEL: INGRESS_LOG_LEVEL,
   });
   const config = readConfig(baseConfigSpec, { ...process.env, ...env, LOG_LEVEL: 'warn' });
@@ -361,6 +363,9 @@ async function main(): Promise<void> {
   // 1. The ingress as its own process.
   say(`starting services/ingress/main.ts on ${base} (LOG_LEVEL=${INGRESS_LOG_LEVEL}, topics ${config.topicPrefix}*, database ${config.mongodbDatabase})`);
   const ingress: ServiceProcess = startService('ingress', { ...process.env, ...env });
+  // The control plane (workspace and hook set-up below) is the api's, reached through the ingress; it is not measured.
+  const api: ServiceProcess = startService('api', { ...process.env, ...env, LOG_LEVEL: 'info' });
+  await api.started;
   const died = ingress.exited.then((code) => { throw new Error(`ingress exited (${code}):\n${ingress.output().slice(-3000)}`); });
   died.catch(() => undefined);
   // Its "listening" line (at LOG_LEVEL=info), or /healthz at a quieter level.
@@ -553,6 +558,7 @@ async function main(): Promise<void> {
     console.error(err);
     console.error(`ingress log tail:\n${tail.slice(-3000) || ingress.output().slice(-3000)}`);
   } finally {
+    await api.kill('SIGTERM');
     await ingress.kill('SIGTERM');
     // The run's own names: drop them so runs do not pile up on the shared stack.
     if (runtime) {

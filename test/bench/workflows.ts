@@ -26,14 +26,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main(): Promise<void> {
   const port = await freePort();
+  const apiPort = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const ingressEnv = testIngressEnv('benchwf', { HUB_HTTP_PORT: String(port), HUB_PUBLIC_URL: base, HUB_TOPIC_PARTITIONS: '6', HUB_RATE_LIMIT_RPS: '1000000', HUB_RATE_LIMIT_BURST: '1000000', LOG_LEVEL: 'warn' });
+  const ingressEnv = testIngressEnv('benchwf', { HUB_HTTP_PORT: String(port), HUB_PUBLIC_URL: base, HUB_API_PORT: String(apiPort), HUB_API_URL: `http://127.0.0.1:${apiPort}`, HUB_TOPIC_PARTITIONS: '6', HUB_RATE_LIMIT_RPS: '1000000', HUB_RATE_LIMIT_BURST: '1000000', LOG_LEVEL: 'warn' });
   const env: Record<string, string | undefined> = { ...process.env, ...ingressEnv, HUB_RUNS_PER_WORKSPACE: '200' };
   const config = readConfig(baseConfigSpec, { ...env, LOG_LEVEL: 'warn' });
   const services: ServiceProcess[] = [];
   const store = await connectStore(config.mongodbUri, config.mongodbDatabase);
   try {
-    for (const name of ['ingress', 'record-projector', 'trigger-matcher', 'action-executor']) {
+    for (const name of ['ingress', 'api', 'record-projector', 'trigger-matcher', 'action-executor']) {
       const s = startService(name, { ...env, LOG_LEVEL: 'info' });
       services.push(s);
       await s.started;
