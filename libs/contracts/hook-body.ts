@@ -1,5 +1,10 @@
-import type { ExpectedBody, ExpectedField, FieldFormat, FieldType } from '../../services/ingress/store/hooks.ts';
-import { raise } from '../../services/ingress/errors.ts';
+import { raise } from '../errors/index.ts';
+
+/** What a hook (a webhook trigger) says its deliveries' bodies hold: field → type, required, format. */
+export type FieldType = 'string' | 'number' | 'boolean' | 'object' | 'array';
+export type FieldFormat = 'email' | 'uri' | 'date-time';
+export interface ExpectedField { type: FieldType; required?: boolean; format?: FieldFormat }
+export type ExpectedBody = Record<string, ExpectedField>;
 
 const FIELD_TYPES: readonly FieldType[] = ['string', 'number', 'boolean', 'object', 'array'];
 const FORMATS: readonly FieldFormat[] = ['email', 'uri', 'date-time'];

@@ -1,5 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { errorFactory } from '../errors/index.ts';
+import { errorFactory, pickErrors } from '../errors/index.ts';
 
 /**
  * Standard Webhooks (standardwebhooks.com) signing and verification, pure logic.
@@ -15,16 +15,7 @@ import { errorFactory } from '../errors/index.ts';
  * the same string on both sides and do not strip `whsec_` from a generated secret.
  */
 
-export const webhookErrors = {
-  /** A required header is absent or empty: the request was not signed at all. */
-  WEBHOOK_SIGNATURE_MISSING: { status: 401, retriable: false },
-  /** Timestamp not a plain integer, or too far from now either way (replay or clock skew). */
-  WEBHOOK_TIMESTAMP_INVALID: { status: 401, retriable: false },
-  /** No v1 signature in the header matches any configured secret. */
-  WEBHOOK_SIGNATURE_INVALID: { status: 401, retriable: false },
-  /** Our own configuration is wrong (no secret, bad base64): not the sender's fault. */
-  WEBHOOK_SECRET_INVALID: { status: 500, retriable: false },
-} as const;
+export const webhookErrors = pickErrors('WEBHOOK_SIGNATURE_MISSING', 'WEBHOOK_TIMESTAMP_INVALID', 'WEBHOOK_SIGNATURE_INVALID', 'WEBHOOK_SECRET_INVALID');
 
 export const raiseWebhook = errorFactory(webhookErrors);
 

@@ -24,7 +24,7 @@ import type { HttpClient } from '../../libs/http/index.ts';
 import type { Logger } from '../../libs/log/index.ts';
 import type { Secret } from '../../libs/secrets/crypto.ts';
 import type { StepResult } from '../../libs/workflow/interpreter.ts';
-import { emailMessage } from '../../libs/workflow/steps/email.ts';
+import { emailMessage } from '../../libs/contracts/notification.ts';
 import { defaultLimits } from '../../libs/workflow/step-types.ts';
 import { raiseNotifier } from './errors.ts';
 import type { CredentialResolvers, SmtpSettings } from './deps.ts';

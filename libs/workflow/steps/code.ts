@@ -11,17 +11,14 @@
  * would make such a key the copy's prototype instead); the engine and templates read it
  * with own-property lookups.
  */
-import { HubError, errorFactory } from '../../errors/index.ts';
+import { HubError, errorFactory, pickErrors } from '../../errors/index.ts';
 import { compileCodeLimits, type CodeLimits, type CodeRunner } from '../../sandbox/code-runner.ts';
 import { hardKillGraceMs } from '../../sandbox/limits.ts';
 import type { StepHandler } from '../interpreter.ts';
 import type { CodeInput } from '../../contracts/workflow.ts';
 import { renderValue } from '../template.ts';
 
-export const codeStepErrors = {
-  /** The sandbox itself failed (its thread died, the runner was closed): not the code's fault, retried. */
-  CODE_SANDBOX_FAILED: { status: 503, retriable: true },
-} as const;
+export const codeStepErrors = pickErrors('CODE_SANDBOX_FAILED');
 
 const raise = errorFactory(codeStepErrors);
 

@@ -24,21 +24,14 @@
  * - Dry run: the request is built (credential resolved, so a missing one fails the dry
  *   run too) and shown, with the credential's header as "[credential <name>]"; nothing is sent.
  */
-import { HubError, errorFactory } from '../../errors/index.ts';
+import { HubError, errorFactory, pickErrors } from '../../errors/index.ts';
 import { HttpStatusError, redactHeaders, redactSecrets, type HttpClient } from '../../http/index.ts';
 import { MAX_WAIT_MS } from '../../http/retry.ts';
 import type { ResolvedCredential } from '../../store/credentials.ts';
 import type { StepHandler, StepRunContext } from '../interpreter.ts';
 import type { HttpInput } from '../../contracts/workflow.ts';
 
-export const httpStepErrors = {
-  /** `auth.credential` names no credential of the workspace (deleted, or never created). */
-  CREDENTIAL_NOT_FOUND: { status: 422, retriable: false },
-  /** An smtp credential named in an http step. */
-  CREDENTIAL_TYPE_UNSUPPORTED: { status: 422, retriable: false },
-  /** A template rendered to something a request cannot carry (an object as a header…). */
-  HTTP_STEP_INPUT_INVALID: { status: 422, retriable: false },
-} as const;
+export const httpStepErrors = pickErrors('CREDENTIAL_NOT_FOUND', 'CREDENTIAL_TYPE_UNSUPPORTED', 'HTTP_STEP_INPUT_INVALID');
 
 const raise = errorFactory(httpStepErrors);
 

@@ -4,10 +4,9 @@ import type { CollectionSpec } from '../../../libs/store/mongo.ts';
 import { storeError } from '../../../libs/store/errors.ts';
 import type { Sealed } from '../../../libs/secrets/crypto.ts';
 
-export type FieldType = 'string' | 'number' | 'boolean' | 'object' | 'array';
-export type FieldFormat = 'email' | 'uri' | 'date-time';
-export interface ExpectedField { type: FieldType; required?: boolean; format?: FieldFormat }
-export type ExpectedBody = Record<string, ExpectedField>;
+import type { ExpectedBody } from '../../../libs/contracts/hook-body.ts';
+
+export type { ExpectedBody };
 
 export interface HookSecret { id: string; sealed: Sealed; createdAt: Date; expiresAt: Date | null }
 
