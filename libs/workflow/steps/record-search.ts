@@ -9,7 +9,8 @@ import { evaluate, holds, type Rule } from '../../rules/index.ts';
 import type { RecordSearchInput, SortKey } from '../../contracts/workflow.ts';
 import type { StepHandler } from '../interpreter.ts';
 import { raiseRun } from '../run-errors.ts';
-import { memoPrefix, recordView, type Known, type RecordStepDeps, type RecordView } from './record-store.ts';
+import { RUN_ROOTS, integerSchema, objectNameSchema, ruleSchema, type StepTypeSpec } from '../step-spec.ts';
+import { memoPrefix, recordDeps, recordView, type Known, type RecordStepDeps, type RecordView } from './record-store.ts';
 
 export function createRecordSearchHandler(d: RecordStepDeps): StepHandler {
   return {
@@ -47,6 +48,38 @@ export function createRecordSearchHandler(d: RecordStepDeps): StepHandler {
     },
   };
 }
+
+const SORT_MESSAGE = 'sort must be an array of at most 5 {"field", "direction"?: "asc" | "desc"}';
+
+export const recordSearch: StepTypeSpec = {
+  type: 'record.search',
+  description: 'Finds records of `object` matching `filter`; output {records, count, total}',
+  inputSchema: ({ limits }) => ({
+    type: 'object', additionalProperties: false, required: ['object'],
+    properties: {
+      object: objectNameSchema,
+      filter: ruleSchema('JSON Logic over each `record` plus {trigger, steps, item, index}; not templated'),
+      sort: {
+        type: 'array', maxItems: 5, default: [], 'x-message': SORT_MESSAGE,
+        items: {
+          type: 'object', additionalProperties: false, required: ['field'],
+          properties: {
+            field: { type: 'string', minLength: 1, maxLength: 200, 'x-message': 'field must be a field name of 1 to 200 characters' },
+            direction: { enum: ['asc', 'desc'], default: 'asc', 'x-message': 'direction must be "asc" or "desc"' },
+          },
+        },
+      },
+      limit: integerSchema(1, limits.searchLimitMax, limits.searchDefaultLimit, 'Records answered at most'),
+    },
+  }),
+  check(input, ctx) {
+    if (input.filter !== undefined) ctx.rule(input.filter, '/filter', ['record', ...RUN_ROOTS]);
+    const sort = ((input.sort ?? []) as { field: string; direction?: 'asc' | 'desc' }[]).map((k): SortKey => ({ field: k.field, direction: k.direction ?? 'asc' }));
+    const limit = (input.limit as number | undefined) ?? ctx.limits.searchDefaultLimit;
+    return { input: { object: input.object, ...(input.filter === undefined ? {} : { filter: input.filter }), sort, limit } };
+  },
+  handler: (d) => createRecordSearchHandler(recordDeps(d)),
+};
 const FIELD = /^[A-Za-z0-9_-]{1,200}$/;
 const NUMERIC = /^\s*-?\d/;
 

@@ -8,6 +8,7 @@
 import type { RecordChanged, RecordEventType } from '../../kafka/events.ts';
 import type { RecordReader } from '../../store/records.ts';
 import type { StepRunContext } from '../interpreter.ts';
+import type { StepHandlerDeps } from '../step-spec.ts';
 import { raiseRun } from '../run-errors.ts';
 
 export interface RecordStepDeps {
@@ -19,6 +20,10 @@ export interface RecordStepDeps {
   /** A search reading more candidates than this fails instead of answering partially. */
   searchScanMax: number;
 }
+
+/** The record steps' part of the hub's handler deps. */
+export const recordDeps = (d: StepHandlerDeps): RecordStepDeps =>
+  ({ reader: d.records, publish: d.publishRecords, maxDepth: d.maxDepth, searchScanMax: d.searchScanMax });
 
 /** How templates see a record: its fields plus `id`. */
 export type RecordView = Record<string, unknown> & { id: string };

@@ -5,7 +5,8 @@
 import type { RecordUpdateInput } from '../../contracts/workflow.ts';
 import type { StepHandler } from '../interpreter.ts';
 import { raiseRun } from '../run-errors.ts';
-import { current, guardDepth, plainValues, recordIdOf, recordView, write, type RecordStepDeps } from './record-store.ts';
+import { objectNameSchema, textSchema, valuesSchema, type StepTypeSpec } from '../step-spec.ts';
+import { current, guardDepth, plainValues, recordDeps, recordIdOf, recordView, write, type RecordStepDeps } from './record-store.ts';
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
@@ -28,3 +29,18 @@ export function createRecordUpdateHandler(d: RecordStepDeps): StepHandler {
     },
   };
 }
+
+export const recordUpdate: StepTypeSpec = {
+  type: 'record.update',
+  description: 'Merges `values` into the record `recordId` of `object`; output {record, updatedFields}',
+  inputSchema: () => ({
+    type: 'object', additionalProperties: false, required: ['object', 'recordId', 'values'],
+    properties: { object: objectNameSchema, recordId: textSchema(1000, 'The record\'s id, usually a template'), values: valuesSchema },
+  }),
+  check(input, ctx) {
+    ctx.templates(input.recordId, '/recordId');
+    ctx.templates(input.values, '/values');
+    return { input: { object: input.object, recordId: input.recordId, values: input.values } };
+  },
+  handler: (d) => createRecordUpdateHandler(recordDeps(d)),
+};
