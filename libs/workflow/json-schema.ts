@@ -180,7 +180,7 @@ function locate(e: ErrorObject, data: unknown): Located | undefined {
       const at = onParent ? node.slice(0, -1) : node;
       const template = messageFor(schema, e.keyword) ?? `${label(at)} must be ${describe(schema as JsonSchema)}`;
       // "got number" would not help when an integer was expected.
-      const got = e.keyword !== 'type' ? '' : typeof value === 'number' ? `, got ${value}` : `, got ${kindOf(value)}`;
+      const got = e.keyword !== 'type' ? '' : p.type === 'integer' && typeof value === 'number' ? `, got ${value}` : `, got ${kindOf(value)}`;
       return { tokens: at, order: [...(onParent ? orderOf(data, at) : base), 0], message: `${fill(template, { value: show(value) })}${got}` };
     }
   }
