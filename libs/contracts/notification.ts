@@ -5,7 +5,7 @@
  */
 import { raise } from '../errors/index.ts';
 
-/** The same test as the definition's validator (step-types.ts), applied after rendering. */
+/** The same test as the email step's schema (libs/workflow/steps/email.ts), applied after rendering. */
 const EMAIL = /^[^\s@]{1,64}@[^\s@]+\.[^\s@]{2,}$/;
 
 /** The message as the notifier receives it (NotificationRequested.message, JSON). */

@@ -4,7 +4,7 @@ import type { IngressDeps } from '../deps.ts';
 import { raise } from '../errors.ts';
 import type { RouteTable } from '../http.ts';
 import type { Principal } from '../auth.ts';
-import { parseWorkflowDefinition } from '../../../libs/workflow/validate.ts';
+import { parseWorkflowDefinition, workflowDefinitionSchema } from '../../../libs/workflow/validate.ts';
 import type { WorkflowDefinition } from '../../../libs/contracts/workflow.ts';
 import { externalEnvelope } from '../../../libs/kafka/envelope.ts';
 import type { WorkflowChanged } from '../../../libs/kafka/events.ts';
@@ -34,6 +34,9 @@ function withoutSecret(def: WorkflowDefinition): { definition: WorkflowDefinitio
 export function workflowRoutes(app: FastifyInstance, d: IngressDeps, routes: RouteTable, authenticate: (r: FastifyRequest) => Promise<Principal>): void {
   const tags = ['workflows'];
   const params = { type: 'object', properties: { workflowId: { type: 'string' } } } as const;
+  // The schema parseWorkflowDefinition validates with, for /docs (the handler validates: its 400s name the path).
+  app.addSchema(workflowDefinitionSchema());
+  const body = { $ref: 'WorkflowDefinition#' } as const;
 
   const own = async (principal: Principal, workflowId: string) => {
     const w = isWorkflowId(workflowId) ? await d.workflows.get(workflowId) : null;
@@ -86,7 +89,7 @@ export function workflowRoutes(app: FastifyInstance, d: IngressDeps, routes: Rou
   };
 
   routes.add(['GET', 'POST'], '/v1/workflows');
-  app.post('/v1/workflows', { schema: { tags, summary: 'Create a workflow: {"name", "trigger", "steps"} → version 1, draft' } }, async (request, reply) => {
+  app.post('/v1/workflows', { schema: { tags, summary: 'Create a workflow: {"name", "trigger", "steps"} → version 1, draft', body } }, async (request, reply) => {
     const principal = await authenticate(request);
     const state = await saveVersion(principal, null, request.body);
     return reply.code(201).send({ workflowId: state._id, version: state.version, status: state.status });
@@ -103,7 +106,7 @@ export function workflowRoutes(app: FastifyInstance, d: IngressDeps, routes: Rou
     const versions = await d.workflows.versions(w._id);
     return { ...stateView(w, d.publicUrl), versions: versions.map((v) => ({ version: v.version, definition: v.definition, createdAt: v.createdAt.toISOString() })) };
   });
-  app.put('/v1/workflows/:workflowId', { schema: { tags, summary: 'Save a new version (an active workflow keeps running its active version until activated again)', params } }, async (request) => {
+  app.put('/v1/workflows/:workflowId', { schema: { tags, summary: 'Save a new version (an active workflow keeps running its active version until activated again)', params, body } }, async (request) => {
     const principal = await authenticate(request);
     const w = await own(principal, (request.params as { workflowId: string }).workflowId);
     const state = await saveVersion(principal, w, request.body);
