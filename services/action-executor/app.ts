@@ -26,7 +26,7 @@ import { createStepHandlers, type StepHandlerDeps } from '../../libs/workflow/st
 import type { StepHandler } from '../../libs/workflow/interpreter.ts';
 import { createExecutor, type Executor, type ExecutorDeps, type ExecutorLimits, type KnownRuns, type Restore, type RunDone } from './executor.ts';
 import { createRunProjection } from './projection.ts';
-import { PartitionOffsets } from './offsets.ts';
+import { PartitionOffsets } from '../../libs/kafka/offset-tracker.ts';
 
 export const executorGroup = 'action-executor';
 

@@ -1,7 +1,7 @@
 /** The executor's pure parts: committable offsets with out-of-order completion, the per-workspace scheduler, and folding recorded run events. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PartitionOffsets } from '../../services/action-executor/offsets.ts';
+import { PartitionOffsets } from '../../libs/kafka/offset-tracker.ts';
 import { WorkspaceScheduler } from '../../services/action-executor/workspace-queue.ts';
 import { applyRunEvent } from '../../services/action-executor/executor.ts';
 import { runFromRequest } from '../../libs/store/runs.ts';
