@@ -1,0 +1,38 @@
+/** The connection's rate-limit budget: a token bucket that also obeys 429 Retry-After and the app's remaining-quota headers. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRateLimiter, type Clock } from '../../libs/sync/rate-limit.ts';
+
+function fakeClock(): Clock & { waits: number[] } {
+  let now = 1_000_000;
+  const waits: number[] = [];
+  return { waits, now: () => now, async sleep(ms) { waits.push(ms); now += ms; } };
+}
+const policy = { max: 100, windowMs: 10_000, maxWaitMs: 30_000, maxAttempts: 8, backoffMs: 500, maxBatch: 100 };
+
+test('HubSpot\'s 100 requests per 10 s: the first 100 go at once, the next waits for a token', async () => {
+  const clock = fakeClock();
+  const limiter = createRateLimiter(policy, clock);
+  for (let i = 0; i < 100; i++) assert.equal(await limiter.take(Infinity), 0);
+  assert.equal(await limiter.take(Infinity), 100, 'one token every 100 ms');
+  assert.deepEqual(clock.waits, [100]);
+});
+
+test('a 429\'s Retry-After pauses every caller; a call that would wait past its deadline takes nothing', async () => {
+  const clock = fakeClock();
+  const limiter = createRateLimiter(policy, clock);
+  limiter.pauseUntil(clock.now() + 2000);
+  assert.equal(await limiter.take(clock.now() + 1000), Infinity);
+  assert.equal(await limiter.take(Infinity), 2000);
+  assert.equal(await limiter.take(Infinity), 0);
+});
+
+test('the app\'s remaining-quota header lowers our tokens (other clients share the account)', async () => {
+  const clock = fakeClock();
+  const limiter = createRateLimiter(policy, clock);
+  limiter.observeRemaining(1);
+  assert.equal(await limiter.take(Infinity), 0);
+  assert.equal(await limiter.take(Infinity), 100);
+  limiter.observeRemaining(500);
+  assert.equal(await limiter.take(Infinity), 100, 'a higher count never adds tokens');
+});
