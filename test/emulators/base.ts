@@ -118,6 +118,8 @@ export interface EmulatorSpec {
   resetState(): void;
   /** Larger bodies are answered 413 (default 1 MiB). */
   maxBodyBytes?: number;
+  /** Headers telling the client its quota under options.rateLimit (HubSpot's X-HubSpot-RateLimit-*), added to every answer. */
+  rateLimitHeaders?(remaining: number, max: number, windowMs: number): Record<string, string>;
 }
 
 interface PendingFailure { remaining: number; failure: EmulatorFailure; pathPrefix: string | undefined }
@@ -159,10 +161,11 @@ export async function startHttpEmulator<T extends object>(spec: EmulatorSpec, op
     };
     received.push(req);
 
+    let quota: Record<string, string> = {};
     const send = (reply: Reply, injected = false): void => {
       req.status = reply.status;
       req.injected = injected;
-      writeReply(response, reply);
+      writeReply(response, { ...reply, headers: { ...quota, ...reply.headers } });
     };
 
     let raw: Buffer;
@@ -200,6 +203,7 @@ export async function startHttpEmulator<T extends object>(spec: EmulatorSpec, op
         return;
       }
       accepted.push(at);
+      if (spec.rateLimitHeaders) quota = spec.rateLimitHeaders(max - accepted.length, max, windowMs);
     }
     if (failure && !failure.afterProcessing) {
       if (failure.delayMs) await sleep(failure.delayMs);
