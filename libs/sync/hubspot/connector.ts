@@ -61,6 +61,9 @@ const ASSOCIATIONS: Partial<Record<AssociationKind, { from: string; to: string; 
   'task-person': { from: 'tasks', to: 'contacts', unlabeled: 204 },
 };
 
+/** HubSpot's own error categories (data of the app, not hub error codes). */
+const CATEGORY = { conflict: 'CONFLICT', notFound: 'OBJECT_NOT_FOUND', rateLimits: 'RATE_LIMITS', noResult: 'NO_RESULT', unknown: 'ERROR' } as const;
+
 const SEARCH_CAP = 10_000;
 const EXISTING_ID = /Existing ID: ?(\d+)/;
 
@@ -192,7 +195,7 @@ export function createHubSpotConnector(o: HubSpotOptions): Connector {
           if (input) out[Number(trace)] = outcomeOf(input, { status: statusOfCategory(e.category), headers: {}, body: e });
         }
       }
-      return inputs.map((x, i) => out[i] ?? { ref: x.ref, status: 'refused', error: { status: answer.status, code: 'NO_RESULT', message: 'HubSpot answered no result for this input', body: answer.body } });
+      return inputs.map((x, i) => out[i] ?? { ref: x.ref, status: 'refused', error: { status: answer.status, code: CATEGORY.noResult, message: 'HubSpot answered no result for this input', body: answer.body } });
     }
     if (inputs.length === 1) return [outcomeOf(inputs[0]!, answer)];
     if (answer.status === 413 || answer.status >= 500 || (answer.status !== 400 && answer.status !== 404 && answer.status !== 409)) fail(answer);
@@ -202,9 +205,9 @@ export function createHubSpotConnector(o: HubSpotOptions): Connector {
 
   function outcomeOf(input: WriteInput, answer: AppAnswer): WriteResult {
     const error = errorOf(answer);
-    const existing = error.code === 'CONFLICT' ? EXISTING_ID.exec(error.message)?.[1] : undefined;
+    const existing = error.code === CATEGORY.conflict ? EXISTING_ID.exec(error.message)?.[1] : undefined;
     if (existing && !input.id) return { ref: input.ref, status: 'existing', id: existing };
-    if (error.code === 'OBJECT_NOT_FOUND' && input.id) return { ref: input.ref, status: 'missing', id: input.id };
+    if (error.code === CATEGORY.notFound && input.id) return { ref: input.ref, status: 'missing', id: input.id };
     return { ref: input.ref, status: 'refused', error };
   }
 
@@ -327,7 +330,7 @@ export function createHubSpotConnector(o: HubSpotOptions): Connector {
           const from = contextOf(e, 'fromObjectId')[0];
           const to = contextOf(e, 'toObjectId')[0];
           const x = part.find((p) => p.fromId === from && (to === undefined || p.toId === to));
-          if (x) refusedOnes.push({ association: x, error: { status: statusOfCategory(e.category), code: String(e.category ?? 'ERROR'), message: String(e.message ?? ''), body: e } });
+          if (x) refusedOnes.push({ association: x, error: { status: statusOfCategory(e.category), code: String(e.category ?? CATEGORY.unknown), message: String(e.message ?? ''), body: e } });
         }
       }
     }
@@ -343,5 +346,5 @@ export function createHubSpotConnector(o: HubSpotOptions): Connector {
 }
 
 function statusOfCategory(category: unknown): number {
-  return category === 'CONFLICT' ? 409 : category === 'OBJECT_NOT_FOUND' ? 404 : category === 'RATE_LIMITS' ? 429 : 400;
+  return category === CATEGORY.conflict ? 409 : category === CATEGORY.notFound ? 404 : category === CATEGORY.rateLimits ? 429 : 400;
 }
