@@ -17,6 +17,7 @@
  * down past the retry budget, the rate limit not waited out in time.
  */
 import type { Secret } from '../secrets/crypto.ts';
+import type { RateLimitPolicy } from './rate-limit.ts';
 
 /** The hub objects a connection can sync (seed 003: contacts, companies, deals, products, invoices, activities). */
 export const syncObjects = ['people', 'companies', 'opportunities', 'products', 'invoices', 'notes', 'tasks'] as const;
@@ -212,6 +213,12 @@ export interface Connector {
    * by its keys before retrying a create whose answer was lost).
    */
   readonly idempotency: 'keys' | 'match';
+  /**
+   * The app's rate limit as this connection spends it (HubSpot: 100 requests per 10 s per
+   * account, batches of ≤ 100): every call waits for a token, a 429's Retry-After pauses
+   * every caller, the app's remaining-quota headers lower the budget.
+   */
+  readonly rateLimit: RateLimitPolicy;
 
   /**
    * Records created or changed since `cursor`, oldest change first within what the app

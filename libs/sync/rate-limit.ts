@@ -1,9 +1,11 @@
 /**
- * An app's rate limit as a budget shared by every call of one connection (one account):
- * a token bucket refilled at `max` per `windowMs`, which also obeys what the app says —
- * a 429's Retry-After pauses every caller, and a remaining-quota header (HubSpot's
- * X-HubSpot-RateLimit-Remaining) lowers the tokens we think we have, since other clients
- * of the same account spend the same quota. Our own because it must hear those answers.
+ * An app's rate limit as a budget shared by every call of one connection (one account).
+ * A token bucket whose tokens come back one window after they were spent: HubSpot's
+ * window is rolling (TEN_SECONDLY_ROLLING), and a bucket refilled at a steady rate would
+ * let twice the limit into one window. It also obeys what the app says — a 429's
+ * Retry-After pauses every caller, and a remaining-quota header (HubSpot's
+ * X-HubSpot-RateLimit-Remaining) takes tokens away, since other clients of the same
+ * account spend the same quota. Our own because it must hear those answers.
  */
 import { sleep as realSleep } from '../time/sleep.ts';
 
@@ -29,10 +31,16 @@ export interface Clock {
 
 export const systemClock: Clock = { now: Date.now, sleep: realSleep };
 
+/** A token taken: `done()` when the app's answer arrived, for the app counted the request somewhere before that. */
+export interface Token {
+  waitedMs: number;
+  done(): void;
+}
+
 export interface RateLimiter {
   readonly policy: RateLimitPolicy;
-  /** Waits for a token; the wait in ms, or Infinity when it would pass `deadline` (nothing taken then). */
-  take(deadline: number, signal?: AbortSignal): Promise<number>;
+  /** Waits for a token; null when the wait would pass `deadline` (nothing taken then). */
+  take(deadline: number, signal?: AbortSignal): Promise<Token | null>;
   /** Every caller waits until `untilMs` (a 429's Retry-After). */
   pauseUntil(untilMs: number): void;
   /** The app's own count of what is left in the current window. */
@@ -40,33 +48,47 @@ export interface RateLimiter {
 }
 
 export function createRateLimiter(policy: RateLimitPolicy, clock: Clock = systemClock): RateLimiter {
-  const perMs = policy.max / policy.windowMs;
-  let tokens = policy.max;
-  let stamp = clock.now();
+  /**
+   * When each token of the current window was spent: the answer's arrival once known (an
+   * upper bound of when the app counted it), else when the request is to be sent.
+   */
+  let spent: { at: number }[] = [];
   let pausedUntil = 0;
-  const refill = (): void => {
-    const now = clock.now();
-    tokens = Math.min(policy.max, tokens + (now - stamp) * perMs);
-    stamp = now;
+  const live = (now: number) => {
+    spent = spent.filter((s) => s.at > now - policy.windowMs);
+    return spent.map((s) => s.at).sort((a, b) => a - b);
   };
   return {
     policy,
     async take(deadline, signal) {
-      refill();
-      const now = clock.now();
-      // Tokens may go below zero: each caller reserves its slot, so concurrent callers queue in order.
-      const wait = Math.max(pausedUntil - now, tokens >= 1 ? 0 : (1 - tokens) / perMs);
-      if (now + wait > deadline) return Infinity;
-      tokens -= 1;
-      if (wait > 0) await clock.sleep(Math.ceil(wait), signal);
-      return wait;
+      const start = clock.now();
+      // Waiters take no slot while they wait: each looks again on waking, for answers that
+      // arrived meanwhile may have moved the window's tokens later.
+      for (;;) {
+        const now = clock.now();
+        const times = live(now);
+        // The token spent `max` requests ago comes back one window after it was spent.
+        const back = times.length >= policy.max ? times[times.length - policy.max]! + policy.windowMs : now;
+        const at = Math.max(now, pausedUntil, back);
+        if (at > deadline) return null;
+        if (at <= now) {
+          const entry = { at: now };
+          spent.push(entry);
+          return { waitedMs: now - start, done: () => { entry.at = Math.max(entry.at, clock.now()); } };
+        }
+        await clock.sleep(at - now, signal);
+        if (signal?.aborted) return null;
+      }
     },
     pauseUntil(untilMs) {
       pausedUntil = Math.max(pausedUntil, untilMs);
     },
     observeRemaining(remaining) {
-      refill();
-      if (Number.isFinite(remaining) && remaining >= 0 && remaining < tokens) tokens = remaining;
+      if (!Number.isFinite(remaining) || remaining < 0) return;
+      const now = clock.now();
+      const inWindow = live(now).filter((t) => t <= now).length;
+      // Spent by someone else: counted as spent now, back one window later.
+      for (let i = inWindow + Math.floor(remaining); i < policy.max; i++) spent.push({ at: now });
     },
   };
 }

@@ -74,7 +74,8 @@ export function createTransport(o: TransportOptions): Send {
     let lastStatus: number | undefined;
     let last: unknown;
     for (let attempt = 1; attempt <= policy.maxAttempts; attempt++) {
-      if (await o.limiter.take(deadline, signal) === Infinity) break;
+      const token = await o.limiter.take(deadline, signal);
+      if (token === null) break;
       if (signal?.aborted) throw raiseSync('SYNC_APP_UNAVAILABLE', `${what} was cancelled`);
       let answer: AppAnswer;
       try {
@@ -95,6 +96,8 @@ export function createTransport(o: TransportOptions): Send {
           continue;
         }
         answer = { status: err.response.status, headers: err.response.headers, body: err.response.body };
+      } finally {
+        token.done();
       }
       const remaining = o.remainingOf?.(answer.headers);
       if (remaining !== undefined) o.limiter.observeRemaining(remaining);

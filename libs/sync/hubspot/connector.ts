@@ -198,7 +198,7 @@ export function createHubSpotConnector(o: HubSpotOptions): Connector {
       return inputs.map((x, i) => out[i] ?? { ref: x.ref, status: 'refused', error: { status: answer.status, code: CATEGORY.noResult, message: 'HubSpot answered no result for this input', body: answer.body } });
     }
     if (inputs.length === 1) return [outcomeOf(inputs[0]!, answer)];
-    if (answer.status === 413 || answer.status >= 500 || (answer.status !== 400 && answer.status !== 404 && answer.status !== 409)) fail(answer);
+    if (![400, 404, 409, 422].includes(answer.status)) fail(answer); // refused for a reason no record carries
     const half = Math.ceil(inputs.length / 2);
     return [...await writeBatch(op, object, inputs.slice(0, half), signal), ...await writeBatch(op, object, inputs.slice(half), signal)];
   }
@@ -338,7 +338,7 @@ export function createHubSpotConnector(o: HubSpotOptions): Connector {
   }
 
   return Object.freeze({
-    app: 'hubspot', objects: hubspotObjects, codec: hubspotCodec, idempotency: 'match' as const,
+    app: 'hubspot', objects: hubspotObjects, codec: hubspotCodec, idempotency: 'match' as const, rateLimit: limiter.policy,
     listChanged, listDeleted, read: (object: SyncObject, ids: readonly string[], options?: CallOptions) => read(object, ids, options),
     create, update, find, readAssociations, writeAssociations,
     verifyWebhook: verifyHubSpotWebhook, parseWebhook: parseHubSpotWebhook,
