@@ -13,8 +13,10 @@ import { associationRoutes, createAssociationStore, targetOfType } from './exter
  * 'RATE_LIMIT'` (set options.rateLimit, e.g. { max: 100, windowMs: 10_000 } as HubSpot's
  * ten-second limit, or failNext). Property values are strings, as HubSpot returns them.
  *
- * Routes (:objectType = contacts | companies | deals):
- * - GET    /crm/v3/objects/:objectType?limit(≤100, 10)&after&properties=a,b&archived   → { results, paging?: { next: { after, link } } }
+ * Routes (:objectType = contacts | companies | deals | products | notes | tasks):
+ * - GET    /crm/v3/objects/:objectType?limit(≤100, 10)&after&properties=a,b&archived   → { results, paging?: { next: { after, link } } };
+ *          archived records carry archivedAt and stay listed for options.archivedRetentionMs (90 days); archiving does not
+ *          change lastmodifieddate / hs_lastmodifieddate (both kept on every object)
  * - GET    /crm/v3/objects/:objectType/:id?properties&idProperty=email&archived&associations=companies
  * - POST   /crm/v3/objects/:objectType  { properties, associations? }  → 201; contacts are unique by email (409 CONFLICT)
  * - PATCH  /crm/v3/objects/:objectType/:id?idProperty  { properties }
@@ -22,8 +24,14 @@ import { associationRoutes, createAssociationStore, targetOfType } from './exter
  * - POST   /crm/v3/objects/:objectType/search { filterGroups: [{ filters: [{ propertyName, operator, value | values | highValue }] }], sorts, properties, limit(≤200), after, query? }
  *          → { total, results, paging?: { next: { after } } }; operators EQ NEQ LT LTE GT GTE BETWEEN IN NOT_IN HAS_PROPERTY NOT_HAS_PROPERTY CONTAINS_TOKEN NOT_CONTAINS_TOKEN
  * - POST   /crm/v3/objects/:objectType/batch/read   { inputs: [{ id }], properties, idProperty? }
- * - POST   /crm/v3/objects/:objectType/batch/create { inputs: [{ properties }] }     (≤100 inputs)
- * - POST   /crm/v3/objects/:objectType/batch/update { inputs: [{ id, properties }] } (≤100 inputs)
+ * - POST   /crm/v3/objects/:objectType/batch/create { inputs: [{ properties, associations?, objectWriteTraceId? }] }     (≤100 inputs)
+ * - POST   /crm/v3/objects/:objectType/batch/update { inputs: [{ id, properties, objectWriteTraceId? }] } (≤100 inputs)
+ *          With an objectWriteTraceId on every input: 207 Multi-Status, the valid inputs written and each refused one in
+ *          `errors` with `context.objectWriteTraceId` (409 CONFLICT "Contact already exists. Existing ID: n" included);
+ *          without: one bad input refuses the whole batch and nothing is written.
+ * - Associations v4 (external-crm-associations.ts): GET/PUT/DELETE /crm/v4/objects/:from/:id/associations/…,
+ *          POST /crm/v4/associations/:from/:to/batch/{read,create}; one primary company per contact and per deal.
+ * Every answer carries X-HubSpot-RateLimit-Max / -Remaining / -Interval-Milliseconds when options.rateLimit is set.
  * Unknown properties (PROPERTY_DOESNT_EXIST), read-only ones (READ_ONLY_VALUE) and invalid
  * emails (INVALID_EMAIL) are 400 VALIDATION_ERROR, as in HubSpot.
  *
@@ -94,6 +102,8 @@ export interface ExternalCrmOptions extends CommonOptions {
   /** Custom properties per object type (e.g. { contacts: ['crm_hub_id', 'sync_status'] }). */
   customProperties?: Partial<Record<ObjectType, string[]>>;
   portalId?: number;
+  /** How long archived records stay listable with archived=true (HubSpot: 90 days). */
+  archivedRetentionMs?: number;
   appId?: number;
   webhook?: {
     url: string;
@@ -439,7 +449,10 @@ export async function startExternalCrmEmulator(options: ExternalCrmOptions = {})
         const limit = Number(ctx.search.get('limit') ?? 10);
         if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new ApiError(hubspotError(400, 'VALIDATION_ERROR', 'limit must be between 1 and 100'));
         const archived = ctx.search.get('archived') === 'true';
-        const all = [...objects[type].values()].filter((r) => r.archived === archived).sort((a, b) => Number(a.id) - Number(b.id));
+        const retention = options.archivedRetentionMs ?? 90 * 86_400_000;
+        const all = [...objects[type].values()]
+          .filter((r) => r.archived === archived && (!archived || Date.parse(r.archivedAt ?? '') > Date.now() - retention))
+          .sort((a, b) => Number(a.id) - Number(b.id));
         const salt = `${type}:${archived}`;
         let offset = 0;
         const after = ctx.search.get('after');
