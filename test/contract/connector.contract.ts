@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { syncObjects, type AppRecord, type AssociationKind, type Connector, type WebhookRequest, type WriteInput } from '../../libs/sync/connector.ts';
-import { appPropertiesOf, effectiveMappings, projectHub } from '../../libs/sync/reconcile/index.ts';
+import { appPropertiesOf, asHubFields, effectiveMappings, projectApp, projectHub } from '../../libs/sync/reconcile/index.ts';
 import type { Clock } from '../../libs/sync/rate-limit.ts';
 import type { Secret } from '../../libs/secrets/crypto.ts';
 import type { EmulatorFailure, ReceivedRequest } from '../emulators/base.ts';
@@ -38,6 +38,8 @@ export interface Harness {
   /** The signing secret the app's webhooks use, and the requests it sent (URL as the app called it). */
   webhookSecret: Secret;
   webhooks(): WebhookRequest[];
+  /** The same connector with credentials the app refuses. */
+  badCredentials(): Connector;
   /** Every wait the connector asked its clock for (ms). */
   waits: number[];
   close(): Promise<void>;
@@ -120,8 +122,8 @@ export function connectorContract(name: string, start: () => Promise<Harness>): 
     const edited = changed.filter((r) => r.id === ids[7]);
     assert.ok(edited.length > 0, 'the edited record comes after the cursor');
     assert.ok(changed.length < ids.length, `only what changed (and a small overlap): ${changed.length}`);
-    const decoded = h.connector.codec.toHub(edited.at(-1)!.properties[h.connector.objects.people!.mappings.find((m) => m.type === 'fullName' || m.hub === 'lastName')!.app], 'string', edited.at(-1)!.properties);
-    assert.match(String(decoded), /Edited$/);
+    const mappings = effectiveMappings(h.connector.objects.people!.mappings);
+    assert.equal(asHubFields(projectApp(edited.at(-1)!.properties, mappings, h.connector.codec), mappings).lastName, 'Edited');
   });
 
   run('lists archived or deleted records since a cursor, apart from changes', async (h) => {
@@ -251,6 +253,11 @@ export function connectorContract(name: string, start: () => Promise<Harness>): 
     const { records } = await h.connector.read('people', [id]);
     assert.deepEqual(records.map((r) => r.id), [id]);
     assert.equal(h.received().filter((r) => r.status === 503).length, 2);
+  });
+
+  run('credentials the app refuses end the call at once, not retriable', async (h) => {
+    await assert.rejects(h.badCredentials().read('people', [h.missingId]), (err: { code?: string; retriable?: boolean }) => err.code === 'SYNC_APP_AUTH_FAILED' && err.retriable === false);
+    assert.equal(h.received().filter((r) => r.status === 401).length, 1, 'one request, no retry');
   });
 
   run('a cursor it did not issue, and an object it does not sync, are refused', async (h) => {

@@ -11,8 +11,9 @@ connectorContract('hubspot', async () => {
   const receiver = await startReceiver();
   const crm = await startExternalCrmEmulator({ webhook: { url: `${receiver.url}/hooks/hubspot`, clientSecret: CLIENT_SECRET, batch: true } });
   const clock = recordingClock();
+  const http = createHttpClient({ allowlist: ['127.0.0.1'] });
   const connector = createHubSpotConnector({
-    connectionId: 'conn_hubspot_1', token: new Secret(crm.token), http: createHttpClient({ allowlist: ['127.0.0.1'] }), baseUrl: crm.url, clock, overlapMs: 0,
+    connectionId: 'conn_hubspot_1', token: new Secret(crm.token), http, baseUrl: crm.url, clock, overlapMs: 0,
   });
   return {
     connector,
@@ -40,6 +41,7 @@ connectorContract('hubspot', async () => {
     },
     webhookSecret: new Secret(CLIENT_SECRET),
     webhooks: () => receiver.requests,
+    badCredentials: () => createHubSpotConnector({ connectionId: 'conn_hubspot_1', token: new Secret('pat-na1-revoked'), http, baseUrl: crm.url, clock }),
     waits: clock.waits,
     async close() { await Promise.all([crm.close(), receiver.close()]); },
   };

@@ -11,8 +11,9 @@ connectorContract('stripe', async () => {
   const receiver = await startReceiver();
   const billing = await startBillingEmulator({ webhook: { url: `${receiver.url}/hooks/stripe`, secret: ENDPOINT_SECRET } });
   const clock = recordingClock();
+  const http = createHttpClient({ allowlist: ['127.0.0.1'] });
   const connector = createStripeConnector({
-    connectionId: 'conn_stripe_1', apiKey: new Secret(billing.apiKey), http: createHttpClient({ allowlist: ['127.0.0.1'] }), baseUrl: billing.url, clock,
+    connectionId: 'conn_stripe_1', apiKey: new Secret(billing.apiKey), http, baseUrl: billing.url, clock,
   });
   return {
     connector,
@@ -41,6 +42,7 @@ connectorContract('stripe', async () => {
     },
     webhookSecret: new Secret(ENDPOINT_SECRET),
     webhooks: () => receiver.requests,
+    badCredentials: () => createStripeConnector({ connectionId: 'conn_stripe_1', apiKey: new Secret('sk_test_revoked_000000000000'), http, baseUrl: billing.url, clock }),
     waits: clock.waits,
     async close() { await Promise.all([billing.close(), receiver.close()]); },
   };

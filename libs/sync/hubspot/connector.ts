@@ -179,7 +179,7 @@ export function createHubSpotConnector(o: HubSpotOptions): Connector {
   async function writeBatch(op: 'create' | 'update', object: SyncObject, inputs: readonly WriteInput[], signal?: AbortSignal): Promise<WriteResult[]> {
     const answer = await send({
       method: 'POST', path: `/crm/v3/objects/${spec(object).type}/batch/${op}`, resend: op === 'create' ? 'never' : 'always',
-      body: { inputs: inputs.map((x, i) => ({ ...(op === 'update' ? { id: x.id } : {}), properties: x.properties, objectWriteTraceId: String(i) })) },
+      body: { inputs: inputs.map((x, i) => ({ ...(op === 'update' ? { id: x.id } : {}), properties: op === 'create' ? withValues(x.properties) : x.properties, objectWriteTraceId: String(i) })) },
     }, signal);
     if (answer.status < 400) {
       const out: (WriteResult | undefined)[] = inputs.map(() => undefined);
@@ -343,6 +343,11 @@ export function createHubSpotConnector(o: HubSpotOptions): Connector {
     create, update, find, readAssociations, writeAssociations,
     verifyWebhook: verifyHubSpotWebhook, parseWebhook: parseHubSpotWebhook,
   });
+}
+
+/** A create sends only properties with a value ('' clears, which a new record has no need of). */
+function withValues(properties: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(properties).filter(([, v]) => v !== '' && v !== null && v !== undefined));
 }
 
 function statusOfCategory(category: unknown): number {

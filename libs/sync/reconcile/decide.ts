@@ -152,9 +152,9 @@ export function planResync(settings: SyncSettings, object: SyncObject, codec: Va
   const out: Decision[] = [];
   for (const item of items) {
     if (only && !only.includes(item.link.hubId)) continue;
-    const link = null;
+    // A create from the survivor, as for a record never linked; the old link is replaced by the new one.
     out.push(...decideChange({
-      settings, object, codec, changed: item.deletedOn === 'app' ? 'hub' : 'app', link,
+      settings, object, codec, changed: item.deletedOn === 'app' ? 'hub' : 'app', link: null,
       hub: item.deletedOn === 'app' ? item.hub ?? null : null, app: item.deletedOn === 'hub' ? item.app ?? null : null, now,
     }).map((d) => (d.kind === 'skip' ? { ...d, hubId: item.link.hubId, appId: item.link.appId } : d)));
   }

@@ -159,9 +159,11 @@ export function createStripeConnector(o: StripeOptions): Connector {
         if (hit) return { ref: input.ref, status: 'existing', id: String(hit.id) };
       }
     }
+    // A create sets what has a value ('' clears a field, which a new object has no need of).
+    const given = op === 'create' ? Object.fromEntries(Object.entries(input.properties).filter(([, v]) => v !== '' && v !== null)) : input.properties;
     const properties = object === 'invoices' && op === 'create'
-      ? { collection_method: 'send_invoice', ...(input.properties.due_date ? {} : { days_until_due: 30 }), ...input.properties }
-      : input.properties;
+      ? { collection_method: 'send_invoice', ...(given.due_date ? {} : { days_until_due: 30 }), ...given }
+      : given;
     const answer = await send({
       method: 'POST', path: `/v1/${spec(object).path}${op === 'update' ? `/${encodeURIComponent(input.id ?? '')}` : ''}`, resend: 'always',
       body: formBody(properties), contentType: FORM, headers: { 'idempotency-key': idempotencyKey(o.connectionId, op, object, input.ref, input.version) },
