@@ -114,3 +114,25 @@ test('Stripe: fields Stripe computes (invoice number, status, amounts) flow to t
   const ds = decideChange({ settings, object: 'invoices', codec: stripeCodec, changed: 'app', link, hub, app: finalized, now: 0 });
   assert.deepEqual(ds.map((d) => d.kind === 'update' && [d.side, d.fields]), [['hub', { number: 'ABC-0002', status: 'paid' }]]);
 });
+
+test('HubSpot: past the search API\'s 10,000-result cap the change listing re-anchors at the last time seen, and misses nothing', async () => {
+  const crm = await startExternalCrmEmulator();
+  try {
+    for (let i = 0; i < 10_050; i++) crm.seed('companies', { name: `Company ${i}` });
+    const hs = createHubSpotConnector({ connectionId: 'c', token: new Secret(crm.token), http, baseUrl: crm.url, overlapMs: 0, searchLimiter: createRateLimiter({ ...policy, max: 1000 }) });
+    const seen = new Set<string>();
+    let cursor: string | null = null;
+    for (let pages = 0; pages < 60; pages++) {
+      const page = await hs.listChanged('companies', cursor, { limit: 200 });
+      for (const r of page.records) seen.add(r.id);
+      cursor = page.cursor;
+      if (!page.more) break;
+    }
+    assert.equal(seen.size, 10_050);
+    const searches = crm.received.filter((r) => r.path.endsWith('/search'));
+    assert.ok(searches.every((r) => r.status === 200), 'never asked past the cap');
+    assert.ok(searches.some((r) => JSON.stringify(r.body).includes('"operator":"GTE"')), 're-anchored with a GTE filter');
+  } finally {
+    await crm.close();
+  }
+});
