@@ -130,6 +130,17 @@ export const errorCatalogue = {
   SMTP_FAILED: { status: 502, retriable: false, meaning: 'TLS, protocol or envelope trouble that retrying does not fix' },
   CHAT_DELIVERY_FAILED: { status: 502, retriable: false, meaning: 'a chat webhook failed in a way the HTTP client did not classify' },
 
+  // Data sync: connectors to external apps and the reconcile rules
+  SYNC_APP_UNAVAILABLE: { status: 503, retriable: true, meaning: 'the app kept failing (5xx, network) past the connector\'s retries; nothing is lost, try again' },
+  SYNC_APP_RATE_LIMITED: { status: 429, retriable: true, meaning: 'the app\'s rate limit was not waited out within the call\'s wait budget' },
+  SYNC_APP_AUTH_FAILED: { status: 502, retriable: false, meaning: 'the app refused the connection\'s credentials or scopes (401/403)' },
+  SYNC_APP_REFUSED: { status: 502, retriable: false, meaning: 'the app refused a whole request (not one record); its own error body is kept' },
+  SYNC_APP_ANSWER_INVALID: { status: 502, retriable: false, meaning: 'the app answered something the connector does not understand' },
+  SYNC_CURSOR_INVALID: { status: 400, retriable: false, meaning: 'a sync cursor is not one this connector issued' },
+  SYNC_OBJECT_UNSUPPORTED: { status: 422, retriable: false, meaning: 'the connector does not sync that object (or that association)' },
+  SYNC_MAPPING_INVALID: { status: 400, retriable: false, meaning: 'a field mapping names an unknown field or an impossible direction' },
+  SYNC_WEBHOOK_PAYLOAD_INVALID: { status: 400, retriable: false, meaning: 'a verified webhook body is not the app\'s event shape' },
+
   // The SDK (client side)
   CLIENT_OPTIONS_INVALID: { status: 0, retriable: false, meaning: 'the SDK client was built with a missing or wrong option' },
   CLIENT_CLOSED: { status: 0, retriable: false, meaning: 'an event was emitted after close()' },

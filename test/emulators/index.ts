@@ -28,7 +28,8 @@ export { startEnrichmentEmulator, synthesiseCompany, synthesisePerson, type Enri
 export { startEmailMarketingEmulator, type EmailMarketingEmulator, type EmailMarketingOptions, type ListMember } from './email-marketing.ts';
 export { DEFAULT_SEQUENCES, startSequencesEmulator, type SequencesEmulator, type SequencesOptions } from './sequences.ts';
 export { scoreBehaviour, scoreFit, segmentOf, startScoringEmulator, type ScoringEmulator, type ScoringOptions } from './scoring.ts';
-export { startBillingEmulator, type BillingEmulator, type BillingOptions, type Customer, type Invoice, type InvoiceItem } from './billing.ts';
+export { startBillingEmulator, type BillingEmulator, type BillingOptions, type Customer, type Invoice, type InvoiceItem, type Product } from './billing.ts';
+export { stripeSignature, type StripeEvent, type StripeWebhookOptions } from './billing-events.ts';
 export { startExternalCrmEmulator, type CrmObject, type ExternalCrmEmulator, type ExternalCrmOptions, type ObjectType, type WebhookEvent } from './external-crm.ts';
 export { startSmtpCapture, type CapturedMessage, type SmtpCapture, type SmtpCaptureOptions, type SmtpFailure } from '../../stack/smtp/catcher.ts';
 
