@@ -8,6 +8,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { backoffDelayMs } from '../libs/time/sleep.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const servicesDir = path.join(root, 'services');
@@ -50,7 +51,7 @@ function start(s: Supervised, i: number): void {
     s.child = null;
     if (stopping) return;
     if (Date.now() - startedAt > STABLE_MS) s.restarts = 0;
-    const delay = Math.min(30_000, 1000 * 2 ** s.restarts);
+    const delay = backoffDelayMs(s.restarts + 1, { initialMs: 1000, maxMs: 30_000 });
     s.restarts += 1;
     process.stdout.write(`${prefix(s.name, i)}[hub] exited (${signal ?? `code ${code}`}); restarting in ${delay / 1000}s\n`);
     s.timer = setTimeout(() => start(s, i), delay);

@@ -12,6 +12,6 @@ cd "$root"
 if [ "$#" -gt 0 ]; then
   files=("$@")
 else
-  mapfile -t files < <(find test/unit test/integration test/e2e -name '*.test.ts' 2>/dev/null | sort)
+  mapfile -t files < <(find test/unit test/contract test/integration test/e2e -name '*.test.ts' 2>/dev/null | sort)
 fi
 exec node --import tsx --test --test-concurrency=2 --test-timeout=600000 --test-reporter=spec "${files[@]}"

@@ -1,5 +1,10 @@
-import type { ExpectedBody, ExpectedField, FieldFormat, FieldType } from '../store/hooks.ts';
-import { raise } from '../http-server/errors.ts';
+import { raise } from '../errors/index.ts';
+
+/** What a hook (a webhook trigger) says its deliveries' bodies hold: field → type, required, format. */
+export type FieldType = 'string' | 'number' | 'boolean' | 'object' | 'array';
+export type FieldFormat = 'email' | 'uri' | 'date-time';
+export interface ExpectedField { type: FieldType; required?: boolean; format?: FieldFormat }
+export type ExpectedBody = Record<string, ExpectedField>;
 
 const FIELD_TYPES: readonly FieldType[] = ['string', 'number', 'boolean', 'object', 'array'];
 const FORMATS: readonly FieldFormat[] = ['email', 'uri', 'date-time'];
@@ -47,6 +52,32 @@ function parseExpectedField(value: unknown, path: string): ExpectedField {
   }
   return { type: type as FieldType, ...(required ? { required: true } : {}), ...(format ? { format: format as FieldFormat } : {}) };
 }
+
+/**
+ * JSON Schema of `expectedBody`, for documents and the workflow definition's schema;
+ * `parseHookDefinition` stays the judge (it also ties `format` to string fields).
+ */
+export const expectedBodySchema = {
+  type: 'object',
+  description: 'Field names of the delivery body to {"type", "required"?, "format"?}; undeclared fields are kept',
+  maxProperties: MAX_FIELDS,
+  propertyNames: { type: 'string', minLength: 1, maxLength: 100, 'x-message': 'field names must have 1 to 100 characters' },
+  additionalProperties: {
+    type: 'object',
+    required: ['type'],
+    additionalProperties: false,
+    properties: {
+      type: { enum: [...FIELD_TYPES] },
+      required: { type: 'boolean' },
+      format: { enum: [...FORMATS], description: 'string fields only' },
+    },
+    'x-message': 'each expected field must be an object like {"type": "string"}',
+  },
+  'x-message': {
+    default: 'expectedBody must map field names to {"type", "required"?, "format"?}',
+    maxProperties: `expectedBody may declare at most ${MAX_FIELDS} fields`,
+  },
+} as const;
 
 /** Validates the body of `POST /v1/hooks` (and the webhook trigger of workflows). */
 export function parseHookDefinition(body: unknown): HookDefinition {

@@ -8,9 +8,13 @@ import type { Trigger, WorkflowDefinition } from './workflow.ts';
 export const runStatuses = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
 export type RunStatus = (typeof runStatuses)[number];
 
-/** Every allowed transition. A retry moves a failed run back to queued; nothing leaves completed or cancelled. */
+/**
+ * Every allowed transition. A run fails before it starts when its version is missing or
+ * hub.runs refuses its events; a retry moves a failed run back to queued; nothing
+ * leaves completed or cancelled.
+ */
 export const runTransitions: Readonly<Record<RunStatus, readonly RunStatus[]>> = {
-  queued: ['running', 'cancelled'],
+  queued: ['running', 'failed', 'cancelled'],
   running: ['completed', 'failed', 'cancelled'],
   failed: ['queued'],
   completed: [],

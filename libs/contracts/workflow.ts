@@ -12,7 +12,7 @@
  *   Steps inside the branches a branch step did not take read as null.
  * - `item`, `index`: the current item and its position, inside an iterator.
  */
-import type { ExpectedBody } from '../store/hooks.ts';
+import type { ExpectedBody } from './hook-body.ts';
 import type { Rule } from '../rules/index.ts';
 
 export type RecordTriggerType = 'record.created' | 'record.updated' | 'record.deleted';

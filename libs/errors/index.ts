@@ -1,8 +1,12 @@
 /**
- * Typed errors with stable codes. Each package declares its own registry of codes
- * (code → HTTP status, retriable) and raises them through `HubError`, so callers
- * decide on retry and on the HTTP answer from data, not from message text.
+ * Typed errors with stable codes, all listed in one catalogue (catalogue.ts: status,
+ * retriable, meaning). A package picks the codes it raises (`pickErrors`) and raises
+ * them through `HubError`, so callers decide on retry and on the HTTP answer from
+ * data, not from message text.
  */
+import { errorCatalogue, type ErrorCode } from './catalogue.ts';
+
+export { errorCatalogue, type ErrorCode, type CatalogueEntry } from './catalogue.ts';
 export interface ErrorSpec {
   readonly status: number;
   readonly retriable: boolean;
@@ -31,6 +35,16 @@ export class HubError extends Error {
       ? { code: this.code, message: this.message }
       : { code: this.code, message: this.message, path: this.path };
   }
+}
+
+/** The catalogue's entries for these codes: a package's own view of the codes it raises. */
+export function pickErrors<const C extends ErrorCode>(...codes: C[]): { readonly [K in C]: (typeof errorCatalogue)[K] } {
+  return Object.fromEntries(codes.map((c) => [c, errorCatalogue[c]])) as { readonly [K in C]: (typeof errorCatalogue)[K] };
+}
+
+/** Raises any catalogued code. */
+export function raise(code: ErrorCode, message: string, options: { path?: string; cause?: unknown } = {}): HubError {
+  return new HubError(code, errorCatalogue[code], message, options);
 }
 
 /** Builds a `raise(code, message)` bound to one registry, so codes are checked at compile time. */

@@ -1,6 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { WorkspaceStore } from '../store/workspaces.ts';
 import { raise } from './errors.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import type { BodyErrorCode } from './validation.ts';
@@ -35,12 +34,17 @@ export interface Authenticator {
 
 const BEARER = /^Bearer ([A-Za-z0-9_-]{1,200})$/;
 
+/** Where keys are looked up (libs/store/workspaces.ts): by the key's hash, which is the document's `_id`. */
+export interface KeyLookup {
+  findKey(apiKey: string): Promise<{ workspaceId: string; keyId: string; revokedAt: Date | null } | null>;
+}
+
 /**
  * API key checks with a short positive/negative cache: a key is hashed and looked up
  * by `_id`; revocation made through this instance applies at once, through another
  * instance (another process) within `cacheMs`.
  */
-export function createAuthenticator(workspaces: Pick<WorkspaceStore, 'findKey'>, cacheMs: number): Authenticator {
+export function createAuthenticator(workspaces: KeyLookup, cacheMs: number): Authenticator {
   const cache = new Map<string, { at: number; principal: Principal | null; revoked: boolean }>();
   return {
     async authenticate(authorization) {

@@ -70,6 +70,17 @@ function pick(errors: ErrorObject[]): ErrorObject {
 
 const article = (type: string) => (/^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`);
 
+/**
+ * A schema's own sentence for a failure (the `x-message` annotation, as the workflow
+ * schemas write it: a string, or one per keyword with a default). Placeholders for the
+ * value are not filled: a refusal never repeats what was sent.
+ */
+function annotated(schema: unknown, keyword: string): string | undefined {
+  const m = (schema as { 'x-message'?: unknown } | undefined)?.['x-message'];
+  const text = typeof m === 'string' ? m : typeof m === 'object' && m !== null ? ((m as Record<string, unknown>)[keyword] ?? (m as Record<string, unknown>).default) : undefined;
+  return typeof text === 'string' ? text.replace(/\{value\}/g, 'the value').replace(/\{known\}/g, 'the known ones') : undefined;
+}
+
 /** The first schema failure as a 400 naming the field by JSON pointer; never quotes the value. */
 export function fromValidation(err: ValidationFailure, bodyCode: BodyErrorCode = 'BODY_INVALID'): HubError {
   const e = pick(err.validation);
@@ -80,6 +91,8 @@ export function fromValidation(err: ValidationFailure, bodyCode: BodyErrorCode =
   let path = `${prefix}${e.instancePath}`;
   const subject = () => (path === prefix ? (part === 'body' ? 'body' : part) : unescape(path.split('/').pop()!));
   let message: string;
+  // Missing and unknown fields have our wording; a wrong value the schema's own, if it has one.
+  const own = annotated(e.parentSchema, e.keyword);
   switch (e.keyword) {
     case 'required':
       path += `/${escape(String(params.missingProperty))}`;
@@ -100,5 +113,5 @@ export function fromValidation(err: ValidationFailure, bodyCode: BodyErrorCode =
     default:
       message = `${subject()} ${e.message ?? 'is invalid'}`;
   }
-  return raise(code as 'BODY_INVALID', message, { path });
+  return raise(code as 'BODY_INVALID', e.keyword === 'required' || e.keyword === 'additionalProperties' ? message : own ?? message, { path });
 }

@@ -4,7 +4,8 @@ import { HubError } from '../errors/index.ts';
 import { HttpStatusError, raise, type HttpResponse } from './errors.ts';
 import { createAddressGuard, type AddressGuard, type Resolve } from './address-guard.ts';
 import { exchange, type Hop, type HopContext } from './exchange.ts';
-import { backoffMs, retryAfterMs, sleep as realSleep, type Sleep } from './retry.ts';
+import { MAX_WAIT_MS, retryAfterMs, waitToRetry, type Sleep } from './retry.ts';
+import { backoffDelayMs } from '../time/sleep.ts';
 
 export type { HttpResponse } from './errors.ts';
 
@@ -195,7 +196,7 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
   const agents = { http: new http.Agent({ keepAlive: false }), https: new https.Agent({ keepAlive: false }) };
   const userAgent = options.userAgent ?? 'crm-integration-hub/0.1';
   const now = options.now ?? Date.now;
-  const sleep = options.sleep ?? realSleep;
+  const sleep = options.sleep ?? waitToRetry;
 
   async function attempt(c: Compiled, signal: AbortSignal | undefined): Promise<Omit<HttpResponse, 'attempts'>> {
     const controller = new AbortController();
@@ -216,7 +217,7 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
     const c = compile(r, userAgent);
     for (let n = 1; ; n++) {
       let error: HubError;
-      let waitMs = backoffMs(c.backoffMs, n);
+      let waitMs = backoffDelayMs(n, { initialMs: c.backoffMs, maxMs: MAX_WAIT_MS });
       try {
         const res = { ...(await attempt(c, r.signal)), attempts: n };
         if (res.status < 400) return res;

@@ -1,24 +1,10 @@
-import { HubError, errorFactory } from '../errors/index.ts';
+import { HubError, errorFactory, pickErrors } from '../errors/index.ts';
 
 /**
  * Stable codes of the outbound HTTP client. User errors (a refused address, a bad URL) are
  * recorded on the run and never retried; network trouble and 429/5xx answers are retriable.
  */
-export const httpErrors = {
-  HTTP_URL_INVALID: { status: 422, retriable: false },
-  HTTP_REQUEST_INVALID: { status: 422, retriable: false },
-  /** SSRF guard: the host resolves to a loopback, private, link-local, metadata … address. */
-  HTTP_ADDRESS_BLOCKED: { status: 422, retriable: false },
-  HTTP_HOST_NOT_FOUND: { status: 502, retriable: false },
-  HTTP_CONNECTION_FAILED: { status: 502, retriable: true },
-  HTTP_TLS_FAILED: { status: 502, retriable: false },
-  HTTP_TIMEOUT: { status: 504, retriable: true },
-  HTTP_RESPONSE_TOO_LARGE: { status: 502, retriable: false },
-  HTTP_TOO_MANY_REDIRECTS: { status: 502, retriable: false },
-  /** The caller's signal fired (service stopping): the run can be resumed later. */
-  HTTP_ABORTED: { status: 503, retriable: true },
-  HTTP_ALLOWLIST_INVALID: { status: 500, retriable: false },
-} as const;
+export const httpErrors = pickErrors('HTTP_URL_INVALID', 'HTTP_REQUEST_INVALID', 'HTTP_ADDRESS_BLOCKED', 'HTTP_HOST_NOT_FOUND', 'HTTP_CONNECTION_FAILED', 'HTTP_TLS_FAILED', 'HTTP_TIMEOUT', 'HTTP_RESPONSE_TOO_LARGE', 'HTTP_TOO_MANY_REDIRECTS', 'HTTP_ABORTED', 'HTTP_ALLOWLIST_INVALID');
 
 export const raise = errorFactory(httpErrors);
 

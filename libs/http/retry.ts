@@ -1,11 +1,8 @@
 import { raise } from './errors.ts';
+import { sleep as wait } from '../time/sleep.ts';
 
 /** No wait between attempts is longer than this, whatever the server or the backoff asks. */
 export const MAX_WAIT_MS = 60_000;
-
-export function backoffMs(baseMs: number, attempt: number): number {
-  return Math.min(MAX_WAIT_MS, baseMs * 2 ** (attempt - 1));
-}
 
 const IMF_FIXDATE = /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/;
 
@@ -20,10 +17,8 @@ export function retryAfterMs(value: string | undefined, nowMs: number): number |
 
 export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
 
-export const sleep: Sleep = (ms, signal) => new Promise((resolve, reject) => {
-  const aborted = () => raise('HTTP_ABORTED', 'the request was cancelled while waiting to retry');
-  if (signal?.aborted) { reject(aborted()); return; }
-  const onAbort = (): void => { clearTimeout(timer); reject(aborted()); };
-  const timer = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
-  signal?.addEventListener('abort', onAbort, { once: true });
-});
+/** The shared sleep, rejecting (HTTP_ABORTED) when the request is cancelled meanwhile. */
+export const waitToRetry: Sleep = async (ms, signal) => {
+  await wait(ms, signal);
+  if (signal?.aborted) throw raise('HTTP_ABORTED', 'the request was cancelled while waiting to retry');
+};

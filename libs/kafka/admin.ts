@@ -1,5 +1,6 @@
 import type { Kafka } from 'kafkajs';
 import { physicalName, type TopicSpec } from './topics.ts';
+import { retry } from '../time/retry.ts';
 
 export interface TopicDefaults {
   prefix: string;
@@ -7,7 +8,6 @@ export interface TopicDefaults {
   replicationFactor: number;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const ATTEMPTS = 8;
 
 /**
@@ -19,7 +19,7 @@ const ATTEMPTS = 8;
  */
 export async function ensureTopics(kafka: Kafka, specs: readonly TopicSpec[], d: TopicDefaults): Promise<string[]> {
   let created: string[] | null = null;
-  for (let attempt = 1; ; attempt++) {
+  return retry(async () => {
     try {
       const now = await createMissing(kafka, specs, d);
       // What this call created: what was missing at its first attempt.
@@ -27,10 +27,12 @@ export async function ensureTopics(kafka: Kafka, specs: readonly TopicSpec[], d:
       return created;
     } catch (err) {
       created ??= (err as { missing?: string[] }).missing ?? null;
-      if (attempt >= ATTEMPTS || (err as { retriable?: boolean }).retriable !== true) throw err;
-      await sleep(100 * 2 ** attempt);
+      throw err;
     }
-  }
+  }, {
+    backoff: { initialMs: 200, maxMs: 12_800 },
+    again: (err, attempt) => attempt < ATTEMPTS && (err as { retriable?: boolean }).retriable === true,
+  });
 }
 
 async function createMissing(kafka: Kafka, specs: readonly TopicSpec[], d: TopicDefaults): Promise<string[]> {

@@ -1,41 +1,49 @@
-import type { Kafka, Consumer, KafkaMessage, IHeaders } from 'kafkajs';
+/**
+ * The consumer runtime every service plugs its handlers into (as kafkajs runs
+ * `eachMessage` or `eachBatch` over one runner): one consumer group on some topics,
+ * in one of three modes, chosen by which handler is given.
+ *
+ * - `handler` (per message): the offset moves past a message once its handler
+ *   resolved; retriable errors are retried with capped backoff while the partition is
+ *   ours, unknown ones `retry.poisonAttempts` times, then the message is parked on the
+ *   group's DLQ; a HubError no retry fixes is parked at once (each-message.ts).
+ * - `eachBatch` (per batch): one handler call per fetched batch returns each message's
+ *   outputs; all are published before any offset of the batch moves; a message whose
+ *   outputs cannot be published even alone is parked, the rest go on (each-batch.ts).
+ * - `outOfOrder` (manual offsets): work started per message finishes later, out of
+ *   order; a partition commits up to its oldest unfinished message; a partition read
+ *   again after an assignment is folded first (restore); lost partitions are reported
+ *   (out-of-order.ts).
+ *
+ * Every mode: at-least-once (an offset is committed only past work that is durable or
+ * parked), one retry policy (consume-message.ts), DLQ `<group>.dlq` with `dlq.*` headers
+ * (dlq.ts), and a consumer kafkajs stops for good exits its process (fatal.ts).
+ */
+import type { Consumer, ConsumerRunConfig, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Logger } from '../log/index.ts';
 import type { EventBus } from './producer.ts';
 import type { AvroSerde } from './serde.ts';
-import { parkOnDlq } from './dlq.ts';
 import { exitOnFatalCrash } from './fatal.ts';
-import { HubError, isRetriable, errorMessage } from '../errors/index.ts';
+import { defaultRetryPolicy, type ConsumerContext, type RetryPolicy } from './consume-message.ts';
+import { eachMessageMode, type MessageHandler } from './each-message.ts';
+import { eachBatchMode, type BatchMode } from './each-batch.ts';
+import { outOfOrderMode, type OutOfOrderMode } from './out-of-order.ts';
 
-export interface ConsumedMessage<T> {
-  topic: string;
-  partition: number;
-  offset: string;
-  key: string | null;
-  headers: Record<string, string>;
-  timestamp: number;
-  value: T;
-}
+export type { ConsumedMessage, MessageMeta, RetryPolicy } from './consume-message.ts';
+export { defaultRetryPolicy } from './consume-message.ts';
+export type { MessageHandler } from './each-message.ts';
+export type { BatchMode, BatchOutput } from './each-batch.ts';
+export type { OutOfOrderMode, Restorer, TopicPartition, Work, WorkDone } from './out-of-order.ts';
 
-export type MessageHandler<T> = (message: ConsumedMessage<T>) => Promise<void>;
-
-export interface RetryPolicy {
-  initialDelayMs: number;
-  maxDelayMs: number;
-  /** Attempts for errors of unknown nature before the message is parked on the DLQ. */
-  poisonAttempts: number;
-}
-
-export const defaultRetryPolicy: RetryPolicy = { initialDelayMs: 100, maxDelayMs: 30_000, poisonAttempts: 3 };
-
-export interface ConsumerRunnerOptions<T> {
+interface ConsumerCommonOptions {
   kafka: Kafka;
   serde: AvroSerde;
   bus: EventBus;
   log: Logger;
+  /** Physical group id; its DLQ is `dlqTopic`. */
   group: string;
   topics: string[];
   dlqTopic: string;
-  handler: MessageHandler<T>;
   fromBeginning?: boolean;
   retry?: RetryPolicy;
   partitionsConsumedConcurrently?: number;
@@ -43,33 +51,38 @@ export interface ConsumerRunnerOptions<T> {
   sessionTimeoutMs?: number;
 }
 
+export type ConsumerRunnerOptions<T, C = void> = ConsumerCommonOptions & (
+  | { handler: MessageHandler<T>; eachBatch?: never; outOfOrder?: never }
+  | { eachBatch: BatchMode<T>; handler?: never; outOfOrder?: never }
+  | { outOfOrder: OutOfOrderMode<T, C>; handler?: never; eachBatch?: never }
+);
+
 export interface ConsumerRunner {
   start(): Promise<void>;
+  /** Takes no more messages, lets the mode drain, commits what finished, leaves the group. */
   stop(): Promise<void>;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function headersToStrings(headers: IHeaders | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(headers ?? {})) {
-    if (v === undefined) continue;
-    out[k] = Array.isArray(v) ? v.map(String).join(',') : Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
-  }
-  return out;
+/** What a mode gives the runner (internal). */
+export interface ModeDriver {
+  run: Pick<ConsumerRunConfig, 'autoCommit' | 'autoCommitInterval' | 'autoCommitThreshold'>;
+  /** `active`: false once the runner stops or the batch's partition is no longer ours. */
+  eachBatch(payload: EachBatchPayload, active: () => boolean): Promise<void>;
+  /** After connecting, before subscribing. */
+  start?(consumer: Consumer): Promise<void>;
+  /** After the runner stopped taking messages, before the consumer disconnects. */
+  stop?(): Promise<void>;
+  /** After the consumer disconnected. */
+  close?(): Promise<void>;
 }
 
-/**
- * Runs a consumer group whose offsets move only past messages whose effect is done:
- * an offset is resolved after the handler resolved (its effect is durable), and
- * committed from there. Retriable errors (store, broker, registry down) are retried
- * with capped backoff for as long as it takes; a message that cannot succeed
- * (undecodable, invalid, or failing `poisonAttempts` times) is parked on the group's
- * DLQ with its original key, headers and bytes plus the error, and the group goes on.
- */
-export function createConsumerRunner<T>(o: ConsumerRunnerOptions<T>): ConsumerRunner {
-  const retry = o.retry ?? defaultRetryPolicy;
+export function createConsumerRunner<T, C = void>(o: ConsumerRunnerOptions<T, C>): ConsumerRunner {
+  const stopped = new AbortController();
   const log = o.log.child({ group: o.group });
+  const c: ConsumerContext = { serde: o.serde, bus: o.bus, log, group: o.group, dlqTopic: o.dlqTopic, retry: o.retry ?? defaultRetryPolicy, signal: stopped.signal };
+  const mode: ModeDriver = o.handler ? eachMessageMode(c, o.handler)
+    : o.eachBatch ? eachBatchMode(c, o.eachBatch)
+      : outOfOrderMode(c, o.outOfOrder!, o.kafka);
   const consumer: Consumer = o.kafka.consumer({
     groupId: o.group,
     sessionTimeout: o.sessionTimeoutMs ?? 10_000,
@@ -77,84 +90,25 @@ export function createConsumerRunner<T>(o: ConsumerRunnerOptions<T>): ConsumerRu
     rebalanceTimeout: 60_000,
     allowAutoTopicCreation: false,
   });
-  let stopping = false;
-
-  const park = (topic: string, partition: number, m: KafkaMessage, err: unknown) =>
-    parkOnDlq({ bus: o.bus, dlqTopic: o.dlqTopic, group: o.group, log }, topic, partition, m, err);
-
-  /**
-   * 'done' once the message's effect is durable or the message is parked; 'abandoned'
-   * when the consumer stops or loses the partition first (the message is redelivered).
-   */
-  async function handleOne(topic: string, partition: number, m: KafkaMessage, heartbeat: () => Promise<void>, active: () => boolean): Promise<'done' | 'abandoned'> {
-    let attempt = 0;
-    for (;;) {
-      attempt += 1;
-      try {
-        const value = await o.serde.decode<T>(topic, m.value);
-        await o.handler({
-          topic, partition, offset: m.offset,
-          key: m.key ? m.key.toString('utf8') : null,
-          headers: headersToStrings(m.headers),
-          timestamp: Number(m.timestamp),
-          value,
-        });
-        return 'done';
-      } catch (err) {
-        const retriable = isRetriable(err);
-        const known = err instanceof HubError;
-        if (!retriable && (known || attempt >= retry.poisonAttempts)) {
-          return (await parkWithRetry(topic, partition, m, err, heartbeat, active)) ? 'done' : 'abandoned';
-        }
-        if (!active()) return 'abandoned';
-        const delay = Math.min(retry.maxDelayMs, retry.initialDelayMs * 2 ** Math.min(attempt - 1, 20));
-        log.warn({ topic, partition, offset: m.offset, attempt, delayMs: delay, err: errorMessage(err) }, 'handler failed; retrying');
-        await sleep(delay);
-        await heartbeat().catch(() => undefined);
-      }
-    }
-  }
-
-  async function parkWithRetry(topic: string, partition: number, m: KafkaMessage, cause: unknown, heartbeat: () => Promise<void>, active: () => boolean): Promise<boolean> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await park(topic, partition, m, cause);
-        return true;
-      } catch (err) {
-        if (!active()) return false;
-        log.error({ attempt, err: errorMessage(err) }, 'cannot write to DLQ; retrying');
-        await sleep(Math.min(retry.maxDelayMs, retry.initialDelayMs * 2 ** Math.min(attempt, 20)));
-        await heartbeat().catch(() => undefined);
-      }
-    }
-  }
 
   return {
     async start() {
       exitOnFatalCrash(consumer, log, o.group);
       await consumer.connect();
+      await mode.start?.(consumer);
       for (const topic of o.topics) await consumer.subscribe({ topic, fromBeginning: o.fromBeginning ?? true });
       await consumer.run({
-        autoCommit: true,
-        autoCommitInterval: 1000,
-        autoCommitThreshold: 500,
+        ...mode.run,
         eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: o.partitionsConsumedConcurrently ?? 1,
-        eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
-          const active = () => !stopping && isRunning() && !isStale();
-          for (const m of batch.messages) {
-            if (!active()) break;
-            if ((await handleOne(batch.topic, batch.partition, m, heartbeat, active)) === 'abandoned') break;
-            resolveOffset(m.offset);
-            await commitOffsetsIfNecessary();
-          }
-          await heartbeat();
-        },
+        eachBatch: (p) => mode.eachBatch(p, () => !stopped.signal.aborted && p.isRunning() && !p.isStale()),
       });
     },
     async stop() {
-      stopping = true;
+      stopped.abort();
+      await mode.stop?.();
       await consumer.disconnect();
+      await mode.close?.();
     },
   };
 }

@@ -1,19 +1,6 @@
-import { errorFactory, errorMessage, type HubError } from '../errors/index.ts';
+import { errorFactory, errorMessage, type HubError, pickErrors } from '../errors/index.ts';
 
-export const kafkaErrors = {
-  KAFKA_UNAVAILABLE: { status: 503, retriable: true },
-  /** A message larger than the topic takes (max.message.bytes): no retry can publish it. */
-  KAFKA_MESSAGE_TOO_LARGE: { status: 413, retriable: false },
-  /** The broker refused a record as malformed (e.g. no key on a compacted topic). */
-  KAFKA_RECORD_INVALID: { status: 500, retriable: false },
-  /** The cluster refused this client (ACLs, SASL): an operator has to act. */
-  KAFKA_NOT_AUTHORIZED: { status: 500, retriable: false },
-  REGISTRY_UNAVAILABLE: { status: 503, retriable: true },
-  SCHEMA_INCOMPATIBLE: { status: 409, retriable: false },
-  SCHEMA_MISSING: { status: 500, retriable: false },
-  MESSAGE_UNDECODABLE: { status: 400, retriable: false },
-  MESSAGE_INVALID: { status: 400, retriable: false },
-} as const;
+export const kafkaErrors = pickErrors('KAFKA_UNAVAILABLE', 'KAFKA_MESSAGE_TOO_LARGE', 'KAFKA_RECORD_INVALID', 'KAFKA_NOT_AUTHORIZED', 'REGISTRY_UNAVAILABLE', 'SCHEMA_INCOMPATIBLE', 'SCHEMA_MISSING', 'MESSAGE_UNDECODABLE', 'MESSAGE_INVALID');
 
 export const raiseKafka = errorFactory(kafkaErrors);
 

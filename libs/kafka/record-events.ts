@@ -3,14 +3,12 @@
  * conversion into the `RecordChanged` value of `crm.records`. Pure: no I/O, so the
  * ingress and the direct producer validate and convert with exactly this code.
  */
-import { errorFactory } from '../errors/index.ts';
+import { errorFactory, pickErrors } from '../errors/index.ts';
 import { envelopeHeaders, externalEnvelope } from './envelope.ts';
 import { recordEventKey, recordEventTypes, type RecordChanged, type RecordEventType } from './events.ts';
 import type { OutgoingEvent } from './producer.ts';
 
-export const recordEventErrors = {
-  EVENT_INVALID: { status: 400, retriable: false },
-} as const;
+export const recordEventErrors = pickErrors('EVENT_INVALID');
 
 const raise = errorFactory(recordEventErrors);
 

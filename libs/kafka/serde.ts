@@ -8,6 +8,7 @@ import { SchemaRegistry, SchemaType, COMPATIBILITY } from '@kafkajs/confluent-sc
 import { raiseKafka } from './errors.ts';
 import { physicalName, type TopicSpec } from './topics.ts';
 import { errorMessage } from '../errors/index.ts';
+import { retry } from '../time/retry.ts';
 
 export const schemasDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../schemas');
 
@@ -71,8 +72,8 @@ export class AvroSerde {
    */
   async registerSchema(subject: string, schemaText: string): Promise<number> {
     let last: unknown;
-    for (let attempt = 1; attempt <= 4; attempt++) {
-      try {
+    try {
+      return await retry(async () => {
         // Set the subject's level first: Apicurio answers NONE (not 404) for a subject
         // without its own level, which the client would take as a mismatch.
         await this.setCompatibility(subject, 'BACKWARD');
@@ -81,10 +82,9 @@ export class AvroSerde {
           { subject, compatibility: COMPATIBILITY.BACKWARD },
         );
         return id;
-      } catch (err) {
-        last = err;
-        await new Promise((r) => setTimeout(r, 100 * attempt));
-      }
+      }, { backoff: { initialMs: 100, maxMs: 400 }, again: (_err, attempt) => attempt < 4 });
+    } catch (err) {
+      last = err;
     }
     const status = (last as { status?: number }).status;
     if (status === 409 || status === 422) {

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { Admin, Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import type { AvroSerde } from './serde.ts';
 import type { Logger } from '../log/index.ts';
-import { HubError, errorMessage } from '../errors/index.ts';
+import { errorMessage, raise } from '../errors/index.ts';
 import { sleep } from '../time/sleep.ts';
 import { exitOnFatalCrash } from './fatal.ts';
 
@@ -44,7 +44,7 @@ export function followTopic<T>(o: TopicFollowerOptions<T>): TopicFollower {
     for (;;) {
       const behind = ends.some((e) => BigInt(e.high) > (position.get(e.partition) ?? BigInt(e.low)));
       if (!behind) return;
-      if (Date.now() > deadline) throw new HubError('INDEX_BEHIND', { status: 503, retriable: true }, `the in-memory copy of ${o.topic} did not catch up in time`);
+      if (Date.now() > deadline) throw raise('INDEX_BEHIND', `the in-memory copy of ${o.topic} did not catch up in time`);
       await sleep(5);
     }
   }

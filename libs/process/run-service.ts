@@ -1,5 +1,6 @@
 import type { Logger } from '../log/index.ts';
 import { errorMessage, isRetriable } from '../errors/index.ts';
+import { backoffDelayMs, sleep } from '../time/sleep.ts';
 
 export type Stopper = () => Promise<void>;
 
@@ -7,7 +8,6 @@ export type Stopper = () => Promise<void>;
 export type Starter = (onStop: (stopper: Stopper) => void) => Promise<void>;
 
 const START_ATTEMPTS = 5;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function stopAll(stoppers: Stopper[], log: Logger): Promise<void> {
   // Reverse order of start.
@@ -49,7 +49,7 @@ export async function runService(log: Logger, start: Starter): Promise<void> {
       const again = attempt < START_ATTEMPTS && !stopping && isRetriable(err);
       log[again ? 'warn' : 'fatal']({ err: errorMessage(err), attempt }, again ? 'start failed; retrying' : 'failed to start');
       if (!again) process.exit(1);
-      await sleep(1000 * attempt);
+      await sleep(backoffDelayMs(attempt, { initialMs: 1000, maxMs: 8000 }));
     }
   }
 }

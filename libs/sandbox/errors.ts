@@ -1,20 +1,10 @@
-import { HubError, errorFactory, type ErrorSpec } from '../errors/index.ts';
+import { HubError, errorFactory, type ErrorSpec, pickErrors } from '../errors/index.ts';
 
 /**
  * Failures of user code in a workflow "code" step. All are the user's to fix: recorded
  * on the run, never retried (the same code on the same input fails the same way).
  */
-export const sandboxErrors = {
-  /** The code threw, or does not parse. Carries `line`/`column` in the user's source when known. */
-  CODE_ERROR: { status: 422, retriable: false },
-  CODE_TIMEOUT: { status: 422, retriable: false },
-  CODE_MEMORY_LIMIT: { status: 422, retriable: false },
-  CODE_OUTPUT_TOO_LARGE: { status: 422, retriable: false },
-  /** The returned value is not JSON: a function, a symbol, a BigInt, a cycle, too deeply nested. */
-  CODE_RESULT_INVALID: { status: 422, retriable: false },
-  /** The host handed in an input that is not JSON (a BigInt, a cycle): a bug upstream of the step. */
-  CODE_INPUT_INVALID: { status: 422, retriable: false },
-} as const;
+export const sandboxErrors = pickErrors('CODE_ERROR', 'CODE_TIMEOUT', 'CODE_MEMORY_LIMIT', 'CODE_OUTPUT_TOO_LARGE', 'CODE_RESULT_INVALID', 'CODE_INPUT_INVALID');
 
 export type SandboxErrorCode = keyof typeof sandboxErrors;
 

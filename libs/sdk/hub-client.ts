@@ -18,6 +18,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { HubError, errorMessage } from '../errors/index.ts';
+import { backoffDelayMs, sleep } from '../time/sleep.ts';
 import type { RecordEventInput } from '../kafka/record-events.ts';
 
 export type HubEvent = RecordEventInput;
@@ -115,8 +116,6 @@ export function parseRetryAfter(header: string | null, nowMs = Date.now()): numb
   const at = Date.parse(text);
   return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export class HubClient {
   private readonly endpoint: string;
@@ -228,7 +227,7 @@ export class HubClient {
    */
   private delay(attempt: number, retryAfterMs: number | undefined): number {
     if (retryAfterMs !== undefined) return Math.min(retryAfterMs, this.maxBackoffMs);
-    const base = Math.min(this.maxBackoffMs, this.initialBackoffMs * 2 ** (attempt - 1));
+    const base = backoffDelayMs(attempt, { initialMs: this.initialBackoffMs, maxMs: this.maxBackoffMs });
     return base / 2 + Math.random() * (base / 2);
   }
 

@@ -1,10 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { errorFactory } from '../errors/index.ts';
+import { errorFactory, pickErrors } from '../errors/index.ts';
 
-export const secretErrors = {
-  SECRET_KEY_UNKNOWN: { status: 500, retriable: false },
-  SECRET_UNREADABLE: { status: 500, retriable: false },
-} as const;
+export const secretErrors = pickErrors('SECRET_KEY_UNKNOWN', 'SECRET_UNREADABLE');
 const raise = errorFactory(secretErrors);
 
 /** A secret value that never reaches a log line or a JSON body by accident. */

@@ -1,9 +1,6 @@
-import { errorFactory, errorMessage } from '../errors/index.ts';
+import { errorFactory, errorMessage, pickErrors } from '../errors/index.ts';
 
-export const storeErrors = {
-  STORE_UNAVAILABLE: { status: 503, retriable: true },
-  STORE_REJECTED: { status: 400, retriable: false },
-} as const;
+export const storeErrors = pickErrors('STORE_UNAVAILABLE', 'STORE_REJECTED');
 
 export const raiseStore = errorFactory(storeErrors);
 

@@ -3,11 +3,9 @@ import type { Db } from 'mongodb';
 import type { CollectionSpec } from './mongo.ts';
 import { storeError } from './errors.ts';
 import type { Sealed } from '../secrets/crypto.ts';
+import type { ExpectedBody } from '../contracts/hook-body.ts';
 
-export type FieldType = 'string' | 'number' | 'boolean' | 'object' | 'array';
-export type FieldFormat = 'email' | 'uri' | 'date-time';
-export interface ExpectedField { type: FieldType; required?: boolean; format?: FieldFormat }
-export type ExpectedBody = Record<string, ExpectedField>;
+export type { ExpectedBody };
 
 export interface HookSecret { id: string; sealed: Sealed; createdAt: Date; expiresAt: Date | null }
 

@@ -19,6 +19,7 @@ import type { BranchStep, IteratorStep, Step, WorkflowDefinition } from '../cont
 import { renderValue, type TemplateScope } from './template.ts';
 import { effectId, stepKey, type RunError, type StepError, type StepRecord } from '../contracts/run.ts';
 import { runErrors, raiseRun } from './run-errors.ts';
+import { backoffDelayMs, sleep as defaultSleep } from '../time/sleep.ts';
 
 /** The outcome of work done outside the executor for a waiting step (e.g. an email's delivery). */
 export interface StepResult {
@@ -135,13 +136,6 @@ function toStepError(err: unknown): StepError {
   return { code: 'STEP_FAILED', message: errorMessage(err), retriable: isRetriable(err) };
 }
 
-const defaultSleep = (ms: number, signal: AbortSignal) => new Promise<void>((resolve) => {
-  if (signal.aborted) return resolve();
-  const timer = setTimeout(done, ms);
-  function done() { clearTimeout(timer); signal.removeEventListener('abort', done); resolve(); }
-  signal.addEventListener('abort', done, { once: true });
-});
-
 /** Runs `f` with a per-attempt AbortSignal that fires on timeout or when the run is cancelled. */
 async function withTimeout<T>(ms: number, outer: AbortSignal, f: (signal: AbortSignal) => Promise<T>): Promise<T> {
   if (outer.aborted) throw new RunCancelled();
@@ -223,7 +217,7 @@ export async function executeRun(run: RunInput, o: EngineOptions): Promise<RunOu
         if (err instanceof RunCancelled || err instanceof StepFailed) throw err;
         const error = toStepError(err);
         if (error.retriable && attempt < o.stepMaxAttempts) {
-          const delay = Math.min(o.retryBackoffMaxMs, o.retryBackoffMs * 2 ** (attempt - 1));
+          const delay = backoffDelayMs(attempt, { initialMs: o.retryBackoffMs, maxMs: o.retryBackoffMaxMs });
           log.warn({ stepKey: key, attempt, delayMs: delay, code: error.code }, 'step failed; retrying');
           await sleep(delay, run.signal);
           continue;

@@ -1,7 +1,14 @@
 /**
  * `parseWorkflowDefinition(body)`: the body of `POST /v1/workflows` checked and
  * normalised, or HubError WORKFLOW_INVALID (400) whose `path` points at the first
- * problem, in document order.
+ * problem, in document order. `workflowDefinitionSchema()` is its JSON Schema, for the
+ * API's route and /docs.
+ *
+ * Three passes: what JSON cannot carry and bodies nested too deep; the JSON Schema
+ * (the trigger's, triggers.ts, and each step type's, steps/, compiled by Ajv); then
+ * what a schema cannot say, in execution order: the trigger's checks and each step's
+ * `check`, with the scope rules below, the limits that count across the tree, and the
+ * secret scan.
  *
  * What a template or a rule's `var` may name (execution order):
  * - `trigger` everywhere; `steps.<id>` only for steps that run before: earlier steps of
@@ -17,13 +24,13 @@
  * A definition that embeds what looks like a secret (secrets-scan.ts) is refused at
  * that string: secrets belong in stored credentials, named by `auth.credential`.
  */
+import type { ValidateFunction } from 'ajv';
 import { HubError } from '../errors/index.ts';
-import { validateRule } from '../rules/index.ts';
-import { parseHookDefinition } from '../contracts/hook-body.ts';
-import { canonicalTimeZone, parseCron } from './cron.ts';
-import { raise } from './errors.ts';
-import type { Step, Trigger, WorkflowDefinition } from '../contracts/workflow.ts';
+import type { Step, WorkflowDefinition } from '../contracts/workflow.ts';
+import { checkRule, fail } from './checks.ts';
+import { compileSchema, firstProblem, kindOf, type JsonSchema } from './json-schema.ts';
 import { defaultLimits, stepTypes as defaultStepTypes, type StepContext, type StepRegistry, type WorkflowLimits } from './step-types.ts';
+import { checkTrigger, triggerSchema } from './triggers.ts';
 import { forEachTemplate, parseTemplate } from './template.ts';
 import { findSecret, secretMessage } from './secrets-scan.ts';
 
@@ -32,31 +39,71 @@ export interface ParseOptions {
   limits?: Partial<WorkflowLimits>;
 }
 
-const STEP_ID = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
-const OBJECT_NAME = /^[A-Za-z0-9_.:-]{1,200}$/;
-const RECORD_TRIGGERS = ['record.created', 'record.updated', 'record.deleted'] as const;
-const TRIGGER_TYPES = [...RECORD_TRIGGERS, 'webhook', 'schedule', 'manual'] as const;
 /** Nesting levels of the body; deeper is refused before anything recurses into it. */
 const BODY_MAX_DEPTH = 64;
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const esc = (key: string | number): string => String(key).replace(/~/g, '~0').replace(/\//g, '~1');
 
-function kindOf(value: unknown): string {
-  return value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
+/**
+ * The JSON Schema of a workflow definition (with these step types and limits): add it
+ * to fastify (`app.addSchema`) and refer to it as `{ $ref: 'WorkflowDefinition#' }`.
+ * Triggers and steps are `oneOf`s discriminated by `type`.
+ */
+export function workflowDefinitionSchema(options: ParseOptions = {}): JsonSchema {
+  const limits: WorkflowLimits = { ...defaultLimits, ...options.limits };
+  const registry = options.stepTypes ?? defaultStepTypes;
+  const step = { $ref: '#/$defs/step' };
+  return {
+    $id: 'WorkflowDefinition',
+    title: 'Workflow definition',
+    description: 'A trigger and the steps it runs (README, Workflows)',
+    type: 'object',
+    additionalProperties: false,
+    required: ['name', 'trigger', 'steps'],
+    properties: {
+      name: { type: 'string', minLength: 1, maxLength: 200, pattern: '\\S', 'x-message': 'name must be a non-empty string of at most 200 characters' },
+      trigger: { $ref: '#/$defs/trigger' },
+      steps: { type: 'array', minItems: 1, items: step, 'x-message': 'steps must be an array of at least 1 step' },
+    },
+    $defs: {
+      trigger: triggerSchema(),
+      step: {
+        description: `A step: {id, type, input}; the type (${[...registry.keys()].join(', ')}) decides the input`,
+        type: 'object',
+        additionalProperties: false,
+        required: ['id', 'type', 'input'],
+        properties: {
+          id: { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9_-]{0,63}$', description: 'Unique across the workflow; later steps read steps.<id>', 'x-message': 'id must start with a letter and have 1 to 64 letters, digits, _ or -' },
+          type: { type: 'string' },
+          input: { description: 'As the step type says' },
+        },
+        discriminator: { propertyName: 'type' },
+        oneOf: [...registry].map(([type, spec]) => ({
+          title: type,
+          description: spec.description,
+          type: 'object',
+          properties: { type: { const: type }, input: spec.inputSchema({ limits, step }) },
+        })),
+        'x-message': { default: 'a step must be an object', discriminator: 'unknown step type {value}; known: {known}' },
+      },
+    },
+  };
 }
 
-function fail(path: string, message: string): never {
-  throw raise('WORKFLOW_INVALID', message, { path });
-}
+/** Compiled once per registry and limits. */
+const validators = new WeakMap<StepRegistry, Map<string, ValidateFunction>>();
 
-function fields(value: unknown, path: string, allowed: readonly string[], required: readonly string[] = [], what = 'value'): Record<string, unknown> {
-  if (!isPlainObject(value)) fail(path, `${what} must be an object, got ${kindOf(value)}`);
-  for (const key of Object.keys(value)) {
-    if (!allowed.includes(key)) fail(`${path}/${esc(key)}`, `unknown field "${key}"; allowed: ${allowed.join(', ')}`);
+function validatorFor(registry: StepRegistry, limits: WorkflowLimits): ValidateFunction {
+  const byLimits = validators.get(registry) ?? new Map<string, ValidateFunction>();
+  validators.set(registry, byLimits);
+  const key = JSON.stringify(limits);
+  let validate = byLimits.get(key);
+  if (!validate) {
+    validate = compileSchema(workflowDefinitionSchema({ stepTypes: registry, limits }));
+    byLimits.set(key, validate);
   }
-  for (const key of required) if (value[key] === undefined) fail(`${path}/${esc(key)}`, `${key} is required`);
-  return value;
+  return validate;
 }
 
 /**
@@ -79,106 +126,24 @@ function notJson(value: unknown, max: number): { path: string; message: string }
   return undefined;
 }
 
-function objectName(value: unknown, path: string): string {
-  if (typeof value !== 'string' || !OBJECT_NAME.test(value)) fail(path, 'object must be an object name of 1 to 200 letters, digits and _ . : - (e.g. "people")');
-  return value;
-}
-
-/** Checks a rule; `roots` are the first `var` segments it may read; `check` vets each literal var path. */
-function checkRule(rule: unknown, path: string, roots: readonly string[], check: (segments: readonly string[], at: string) => void): void {
-  if (rule === undefined) fail(path, 'a JSON Logic rule is required');
-  forEachTemplate(rule, path, (_source, at) => fail(at, 'rules are not templated: read values with {"var": "trigger.body.email"}'));
-  try {
-    validateRule(rule, path, {
-      onVar(segments, at) {
-        const root = segments[0] as string;
-        if (!roots.includes(root)) fail(at, `var reads ${roots.join(', ')} here (e.g. "${roots[0]}.email"), not "${root}"`);
-        check(segments, at);
-      },
-    });
-  } catch (err) {
-    if (err instanceof HubError && err.code === 'RULE_INVALID') fail(err.path ?? path, err.message);
-    throw err;
-  }
-}
-
-function parseTrigger(value: unknown): Trigger {
-  const at = '/trigger';
-  if (!isPlainObject(value)) fail(at, `trigger must be an object with a type, got ${kindOf(value)}`);
-  const type = value.type;
-  if (typeof type !== 'string' || !(TRIGGER_TYPES as readonly string[]).includes(type)) fail(`${at}/type`, `trigger type must be one of ${TRIGGER_TYPES.join(', ')}`);
-  switch (type) {
-    case 'webhook': {
-      fields(value, at, ['type', 'methods', 'expectedBody', 'secret']);
-      // The hook API's own validation, so a workflow's webhook accepts exactly what a hook does.
-      const { type: _type, ...hook } = value;
-      try {
-        const def = parseHookDefinition({ name: 'workflow', ...hook });
-        return { type, methods: def.methods, expectedBody: def.expectedBody, secret: def.secret };
-      } catch (err) {
-        if (err instanceof HubError) fail(`${at}${err.path ?? ''}`, err.message);
-        throw err;
-      }
-    }
-    case 'schedule': {
-      const v = fields(value, at, ['type', 'cron', 'timezone'], ['cron']);
-      try {
-        parseCron(v.cron as string);
-      } catch (err) {
-        if (err instanceof HubError) fail(`${at}/cron`, err.message);
-        throw err;
-      }
-      let timezone = 'UTC';
-      if (v.timezone !== undefined) {
-        const zone = canonicalTimeZone(v.timezone as string);
-        if (!zone) fail(`${at}/timezone`, `timezone must be an IANA name such as Europe/Paris or America/New_York, got ${JSON.stringify(v.timezone)}`);
-        timezone = zone;
-      }
-      return { type, cron: (v.cron as string).trim(), timezone };
-    }
-    case 'manual': {
-      const v = fields(value, at, ['type', 'availability', 'object'], ['availability']);
-      const availability = v.availability;
-      if (availability !== 'single' && availability !== 'bulk' && availability !== 'global') fail(`${at}/availability`, 'availability must be "single" (one record), "bulk" (a selection) or "global" (no record)');
-      if (v.object === undefined && availability !== 'global') fail(`${at}/object`, `object is required for ${availability} availability`);
-      return { type, availability, ...(v.object === undefined ? {} : { object: objectName(v.object, `${at}/object`) }) };
-    }
-    default: {
-      const v = fields(value, at, ['type', 'object', 'filter', 'fields'], ['object']);
-      const object = objectName(v.object, `${at}/object`);
-      if (v.filter !== undefined) checkRule(v.filter, `${at}/filter`, ['record', 'before'], () => {});
-      let names: string[] | undefined;
-      if (v.fields !== undefined) {
-        if (type !== 'record.updated') fail(`${at}/fields`, 'fields applies to record.updated only');
-        if (!Array.isArray(v.fields) || v.fields.length === 0 || v.fields.length > 100) fail(`${at}/fields`, 'fields must be an array of 1 to 100 field names');
-        (v.fields as unknown[]).forEach((f, i) => {
-          if (typeof f !== 'string' || f.length === 0 || f.length > 200) fail(`${at}/fields/${i}`, 'field names must be strings of 1 to 200 characters');
-          if ((v.fields as unknown[]).indexOf(f) !== i) fail(`${at}/fields/${i}`, `field "${f}" is listed twice`);
-        });
-        names = v.fields as string[];
-      }
-      return { type: type as (typeof RECORD_TRIGGERS)[number], object, ...(v.filter === undefined ? {} : { filter: v.filter }), ...(names ? { fields: names } : {}) };
-    }
-  }
-}
-
+interface RawStep { id: string; type: string; input: Record<string, unknown> }
 interface Scope { visible: ReadonlySet<string>; iterator: boolean; depth: number }
 
-/** Step ids wherever they are, read leniently: only to tell "defined later" from "not defined". */
-function collectIds(value: unknown, out: Map<string, string>, path: string, depth = 0): void {
-  if (!Array.isArray(value) || depth > 10) return;
-  value.forEach((step, i) => {
-    if (!isPlainObject(step)) return;
+/** Step ids wherever they are (the definition has the schema's shape): to tell "defined later" from "not defined". */
+function collectIds(steps: readonly RawStep[], out: Map<string, string>, path: string): void {
+  steps.forEach((step, i) => {
     const at = `${path}/${i}`;
-    if (typeof step.id === 'string' && !out.has(step.id)) out.set(step.id, at);
-    const input = step.input;
-    if (!isPlainObject(input)) return;
-    collectIds(input.steps, out, `${at}/input/steps`, depth + 1);
-    collectIds(input.else, out, `${at}/input/else`, depth + 1);
-    if (Array.isArray(input.branches)) input.branches.forEach((b, j) => isPlainObject(b) && collectIds(b.steps, out, `${at}/input/branches/${j}/steps`, depth + 1));
+    if (!out.has(step.id)) out.set(step.id, at);
+    const input = step.input as { steps?: unknown; else?: unknown; branches?: unknown };
+    if (Array.isArray(input.steps)) collectIds(input.steps as RawStep[], out, `${at}/input/steps`);
+    if (Array.isArray(input.else)) collectIds(input.else as RawStep[], out, `${at}/input/else`);
+    if (Array.isArray(input.branches)) {
+      input.branches.forEach((b: { steps?: unknown }, j) => Array.isArray(b?.steps) && collectIds(b.steps as RawStep[], out, `${at}/input/branches/${j}/steps`));
+    }
   });
 }
 
+/** The checks after the schema, step by step in execution order. */
 class StepWalker {
   private readonly seen = new Map<string, string>();
   private count = 0;
@@ -189,9 +154,7 @@ class StepWalker {
     private readonly allIds: ReadonlyMap<string, string>,
   ) {}
 
-  list(value: unknown, path: string, scope: Scope, minLength: number): { steps: Step[]; visible: ReadonlySet<string> } {
-    if (!Array.isArray(value)) fail(path, `steps must be an array of steps, got ${kindOf(value)}`);
-    if (value.length < minLength) fail(path, `steps must list at least ${minLength} step${minLength === 1 ? '' : 's'}`);
+  list(value: readonly RawStep[], path: string, scope: Scope): { steps: Step[]; visible: ReadonlySet<string> } {
     const visible = new Set(scope.visible);
     const steps = value.map((raw, i) => {
       const { step, visibleAfter } = this.step(raw, `${path}/${i}`, { ...scope, visible });
@@ -202,20 +165,17 @@ class StepWalker {
     return { steps, visible };
   }
 
-  private step(raw: unknown, at: string, scope: Scope): { step: Step; visibleAfter: Iterable<string> } {
+  private step(raw: RawStep, at: string, scope: Scope): { step: Step; visibleAfter: Iterable<string> } {
     if (++this.count > this.limits.maxSteps) fail(at, `a workflow may have at most ${this.limits.maxSteps} steps, counting nested ones`);
     if (scope.depth > this.limits.maxDepth) fail(at, `steps may nest at most ${this.limits.maxDepth} levels deep`);
-    const v = fields(raw, at, ['id', 'type', 'input'], ['id', 'type', 'input'], 'a step');
-    if (typeof v.id !== 'string' || !STEP_ID.test(v.id)) fail(`${at}/id`, 'id must start with a letter and have 1 to 64 letters, digits, _ or -');
-    const id = v.id;
+    const { id, type } = raw;
     const first = this.seen.get(id);
     if (first !== undefined) fail(`${at}/id`, `duplicate step id "${id}" (first used at ${first}); ids are unique across the whole workflow`);
     this.seen.set(id, at);
-    if (typeof v.type !== 'string' || !this.registry.has(v.type)) fail(`${at}/type`, `unknown step type ${JSON.stringify(v.type)}; known: ${[...this.registry.keys()].join(', ')}`);
-    const type = v.type;
     const spec = this.registry.get(type);
     if (!spec) fail(`${at}/type`, `unknown step type "${type}"`);
-    const result = spec.validate(v.input, this.context(`${at}/input`, id, scope));
+    const ctx = this.context(`${at}/input`, id, scope);
+    const result = spec.check ? spec.check(raw.input, ctx) : (ctx.templates(raw.input, ''), { input: raw.input });
     return { step: { id, type, input: result.input } as Step, visibleAfter: result.visibleAfter ?? [] };
   }
 
@@ -238,7 +198,6 @@ class StepWalker {
     return {
       limits: this.limits,
       fail: (p, message) => fail(full(p), message),
-      fields: (value, p, allowed, required = []) => fields(value, full(p), allowed, required, p === '' ? 'input' : 'value'),
       templates: (value, p) => {
         forEachTemplate(value, full(p), (source, at) => {
           let refs;
@@ -252,11 +211,10 @@ class StepWalker {
         });
       },
       rule: (value, p, roots) => checkRule(value, full(p), roots, (segments, at) => this.reference(segments[0] as string, segments, at, self, scope, `var "${segments.join('.')}"`)),
-      steps: (value, p, options = {}) => this.list(value, full(p), {
-        visible: scope.visible,
-        iterator: scope.iterator || options.iterator === true,
-        depth: scope.depth + 1,
-      }, options.minLength ?? 0),
+      steps: (value, p, options = {}) => {
+        if (!Array.isArray(value)) fail(full(p), `steps must be an array of steps, got ${kindOf(value)}`);
+        return this.list(value as RawStep[], full(p), { visible: scope.visible, iterator: scope.iterator || options.iterator === true, depth: scope.depth + 1 });
+      },
     };
   }
 }
@@ -272,20 +230,23 @@ function deepFreeze<T>(value: T): T {
 /** Validates and normalises a workflow definition (see the module comment); the result is frozen. */
 export function parseWorkflowDefinition(body: unknown, options: ParseOptions = {}): WorkflowDefinition {
   const limits: WorkflowLimits = { ...defaultLimits, ...options.limits };
+  const registry = options.stepTypes ?? defaultStepTypes;
   if (!isPlainObject(body)) fail('', `a workflow definition must be a JSON object {"name", "trigger", "steps"}, got ${kindOf(body)}`);
   const bad = notJson(body, BODY_MAX_DEPTH);
   if (bad) fail(bad.path, bad.message);
-  fields(body, '', ['name', 'trigger', 'steps'], ['name', 'trigger', 'steps'], 'a workflow definition');
-  const { name } = body;
-  if (typeof name !== 'string' || name.trim() === '' || name.length > 200) fail('/name', 'name must be a non-empty string of at most 200 characters');
-  const trigger = parseTrigger(body.trigger);
+  // A copy of own data only, so checking and normalising never touch (or read through) the caller's object.
+  const data = structuredClone(body) as { name: string; trigger: Record<string, unknown>; steps: RawStep[] };
+  const validate = validatorFor(registry, limits);
+  if (!validate(data)) {
+    const problem = firstProblem(validate.errors ?? [], data);
+    fail(problem.path, problem.message);
+  }
+  const trigger = checkTrigger(data.trigger);
   const allIds = new Map<string, string>();
-  collectIds(body.steps, allIds, '/steps');
-  // Copies, so normalising and freezing never touch the caller's object.
-  const walker = new StepWalker(options.stepTypes ?? defaultStepTypes, limits, allIds);
-  const { steps } = walker.list(structuredClone(body.steps), '/steps', { visible: new Set(), iterator: false, depth: 1 }, 1);
+  collectIds(data.steps, allIds, '/steps');
+  const { steps } = new StepWalker(registry, limits, allIds).list(data.steps, '/steps', { visible: new Set(), iterator: false, depth: 1 });
   // Last, once the shape is right: the path then points into a definition that is otherwise valid.
-  const secret = findSecret(body);
+  const secret = findSecret(data);
   if (secret) fail(secret.path, secretMessage(secret));
-  return deepFreeze(structuredClone({ name: name.trim(), trigger, steps }));
+  return deepFreeze(structuredClone({ name: data.name.trim(), trigger, steps }));
 }

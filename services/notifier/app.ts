@@ -8,7 +8,8 @@ import type { Logger } from '../../libs/log/index.ts';
 import type { CredentialResolvers, SmtpSettings } from './deps.ts';
 import type { NotificationLedger } from './delivery-ledger.ts';
 import { createSmtpMailer, type Mailer } from './smtp.ts';
-import { backoffMs, onNotificationRequested, type NotifierDeps } from './notify.ts';
+import { deliveryBackoff, onNotificationRequested, type NotifierDeps } from './notify.ts';
+import { backoffDelayMs, sleep } from '../../libs/time/sleep.ts';
 
 export const notifierGroup = 'notifier';
 
@@ -41,7 +42,6 @@ export interface NotifierAppDeps extends CredentialResolvers {
   faults?: Pick<NotifierDeps, 'afterDelivery' | 'afterResult'>;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const clamp = (v: number, min: number, max: number) => Math.min(max, Math.max(min, v));
 
 /** The notifier's consumer of hub.notifications, unstarted, so tests drive it without a process. */
@@ -52,7 +52,7 @@ export function createNotifier(d: NotifierAppDeps): ConsumerRunner {
   // Longest silence of a live sender's claim: one attempt (SMTP connect, greeting and
   // socket limits can add up) and the longest backoff after it.
   const attemptMs = Math.max(2 * s.smtpTimeoutMs, s.chatTimeoutMs);
-  const maxBackoffMs = backoffMs(s.retryBackoffMs, Math.max(1, s.maxAttempts - 1));
+  const maxBackoffMs = backoffDelayMs(Math.max(1, s.maxAttempts - 1), deliveryBackoff(s.retryBackoffMs));
   const deps: NotifierDeps = {
     ledger: d.ledger,
     publishResult: (e: RunEvent) => d.runtime.bus.publish(runsTopic, [{ key: e.workspaceId, value: e, headers: { 'hub.event-type': e.type, 'hub.run-id': e.runId } }]),

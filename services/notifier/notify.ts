@@ -24,13 +24,14 @@ import type { HttpClient } from '../../libs/http/index.ts';
 import type { Logger } from '../../libs/log/index.ts';
 import type { Secret } from '../../libs/secrets/crypto.ts';
 import type { StepResult } from '../../libs/workflow/interpreter.ts';
-import { emailMessage } from '../../libs/workflow/steps/email.ts';
+import { emailMessage } from '../../libs/contracts/notification.ts';
 import { defaultLimits } from '../../libs/workflow/step-types.ts';
 import { raiseNotifier } from './errors.ts';
 import type { CredentialResolvers, SmtpSettings } from './deps.ts';
 import { outcomeOf, type NotificationEntry, type NotificationLedger, type Outcome, type RecordedError } from './delivery-ledger.ts';
 import type { EmailContent, Mailer } from './smtp.ts';
 import { postChat, type ChatContent } from './chat.ts';
+import { backoffDelayMs, type Backoff } from '../../libs/time/sleep.ts';
 
 export interface NotifierDeps extends CredentialResolvers {
   ledger: NotificationLedger;
@@ -69,9 +70,8 @@ type Prepared =
   | { channel: 'email'; server: SmtpSettings; mail: EmailContent }
   | { channel: 'chat'; webhook: Secret; content: ChatContent };
 
-export function backoffMs(retryBackoffMs: number, attempt: number): number {
-  return Math.min(BACKOFF_MAX_MS, retryBackoffMs * 2 ** Math.min(attempt - 1, 20));
-}
+/** Waits between delivery attempts: `retryBackoffMs`, doubling, at most 30 s. */
+export const deliveryBackoff = (retryBackoffMs: number): Backoff => ({ initialMs: retryBackoffMs, maxMs: BACKOFF_MAX_MS });
 
 /** The result event's id derives from the notification: a result published again is the same event. */
 export function resultEventId(notificationId: string): string {
@@ -178,7 +178,7 @@ async function deliver(p: Prepared, done: number, n: NotificationRequested, d: N
     } catch (err) {
       const code = err instanceof HubError ? err.code : 'NOTIFICATION_FAILED';
       if (isRetriable(err) && attempt < d.maxAttempts) {
-        const delayMs = backoffMs(d.retryBackoffMs, attempt);
+        const delayMs = backoffDelayMs(attempt, deliveryBackoff(d.retryBackoffMs));
         log.warn({ attempt, code, delayMs }, 'delivery failed; retrying');
         await d.sleep(delayMs);
         continue;

@@ -1,11 +1,9 @@
 import type { RecordChanged } from '../../libs/kafka/events.ts';
 import type { RecordStore, ApplyResult } from '../../libs/store/records.ts';
 import type { Logger } from '../../libs/log/index.ts';
-import { errorFactory } from '../../libs/errors/index.ts';
+import { errorFactory, pickErrors } from '../../libs/errors/index.ts';
 
-export const projectorErrors = {
-  RECORD_EVENT_INVALID: { status: 400, retriable: false },
-} as const;
+export const projectorErrors = pickErrors('RECORD_EVENT_INVALID');
 const raise = errorFactory(projectorErrors);
 
 export interface ProjectorDeps {

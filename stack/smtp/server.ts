@@ -1,14 +1,13 @@
 /**
- * The local stack's mail catcher: an SMTP server on 127.0.0.1 that accepts every
- * message (any login or none) and keeps it, so workflows' emails can be read during
- * development: `curl 127.0.0.1:8025/messages` lists the latest, `/messages/<n>.eml`
- * gives one as received. Messages are files in $STACK_DIR/smtp/mail. Never a relay.
+ * The local stack's mail catcher: the one catcher (catcher.ts) on 127.0.0.1, accepting
+ * every message (any login or none) and keeping it, so workflows' emails can be read
+ * during development: `curl 127.0.0.1:8025/messages` lists the latest,
+ * `/messages/<n>.eml` gives one as received. Messages are files in $STACK_DIR/smtp/mail.
  */
 import http from 'node:http';
 import { appendFileSync, mkdirSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { SMTPServer } from 'smtp-server';
-import { simpleParser } from 'mailparser';
+import { startSmtpCapture } from './catcher.ts';
 
 const dir = process.env.SMTP_DATA_DIR ?? '.stack/smtp';
 const smtpPort = Number(process.env.SMTP_PORT ?? 2525);
@@ -21,32 +20,20 @@ interface Entry { n: number; at: string; from: string; to: string[]; subject: st
 const entries = (): Entry[] => (existsSync(index) ? readFileSync(index, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Entry) : []);
 let next = entries().length + 1;
 
-const smtp = new SMTPServer({
-  authOptional: true,
-  allowInsecureAuth: true,
-  disabledCommands: ['STARTTLS'],
-  size: 25 * 1024 * 1024,
-  onAuth(_auth, _session, callback) { callback(null, { user: 'local' }); },
-  onData(stream, session, callback) {
-    const chunks: Buffer[] = [];
-    stream.on('data', (c: Buffer) => chunks.push(c));
-    stream.on('end', () => {
-      const raw = Buffer.concat(chunks);
-      simpleParser(raw).then((mail) => {
-        const n = next++;
-        writeFileSync(path.join(mailDir, `${n}.eml`), raw);
-        const entry: Entry = {
-          n, at: new Date().toISOString(), from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
-          to: session.envelope.rcptTo.map((r) => r.address), subject: mail.subject ?? '', messageId: mail.messageId ?? '',
-        };
-        appendFileSync(index, `${JSON.stringify(entry)}\n`);
-        console.log(`message ${n}: ${entry.from} → ${entry.to.join(', ')}: ${entry.subject}`);
-        callback();
-      }, (err: unknown) => callback(err as Error));
-    });
+const catcher = await startSmtpCapture({
+  port: smtpPort,
+  maxSize: 25 * 1024 * 1024,
+  onMessage(raw, message) {
+    const n = next++;
+    writeFileSync(path.join(mailDir, `${n}.eml`), raw);
+    const entry: Entry = { n, at: new Date().toISOString(), from: message.envelope.from, to: message.envelope.to, subject: message.subject, messageId: message.messageId };
+    appendFileSync(index, `${JSON.stringify(entry)}\n`);
+    // The catcher's memory is only for tests; here the files are the record.
+    catcher.reset();
+    console.log(`message ${n}: ${entry.from} → ${entry.to.join(', ')}: ${entry.subject}`);
   },
 });
-smtp.listen(smtpPort, '127.0.0.1', () => console.log(`smtp listening on 127.0.0.1:${smtpPort}`));
+console.log(`smtp listening on 127.0.0.1:${catcher.port}`);
 
 http.createServer((req, res) => {
   const url = new URL(req.url ?? '/', 'http://localhost');
@@ -63,6 +50,6 @@ http.createServer((req, res) => {
   }
 }).listen(webPort, '127.0.0.1', () => console.log(`messages at http://127.0.0.1:${webPort}/messages`));
 
-const stop = () => { smtp.close(() => process.exit(0)); setTimeout(() => process.exit(0), 2000).unref(); };
+const stop = () => { void catcher.close().then(() => process.exit(0)); setTimeout(() => process.exit(0), 2000).unref(); };
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);

@@ -53,8 +53,8 @@ export interface Emulator {
   /** `http://127.0.0.1:<ephemeral port>`, no trailing slash. */
   url: string;
   received: ReceivedRequest[];
-  /** The next n requests (optionally only those whose path starts with pathPrefix) answer this. */
-  failNext(n: number, failure: EmulatorFailure, pathPrefix?: string): void;
+  /** The next n requests (optionally only those whose path starts with pathPrefix, and of that method) answer this. */
+  failNext(n: number, failure: EmulatorFailure, pathPrefix?: string, method?: string): void;
   /** Forgets received requests and pending failures, and puts the state back as it was at start. */
   reset(): void;
   close(): Promise<void>;
@@ -118,9 +118,11 @@ export interface EmulatorSpec {
   resetState(): void;
   /** Larger bodies are answered 413 (default 1 MiB). */
   maxBodyBytes?: number;
+  /** Headers telling the client its quota under options.rateLimit (HubSpot's X-HubSpot-RateLimit-*), added to every answer. */
+  rateLimitHeaders?(remaining: number, max: number, windowMs: number): Record<string, string>;
 }
 
-interface PendingFailure { remaining: number; failure: EmulatorFailure; pathPrefix: string | undefined }
+interface PendingFailure { remaining: number; failure: EmulatorFailure; pathPrefix: string | undefined; method: string | undefined }
 
 interface CompiledRoute { route: Route; method: string; segments: string[] }
 
@@ -136,8 +138,8 @@ export async function startHttpEmulator<T extends object>(spec: EmulatorSpec, op
   const maxBody = spec.maxBodyBytes ?? DEFAULT_MAX_BODY;
   let baseUrl = '';
 
-  const takeFailure = (path: string): EmulatorFailure | undefined => {
-    const i = pending.findIndex((p) => p.pathPrefix === undefined || path.startsWith(p.pathPrefix));
+  const takeFailure = (path: string, method: string): EmulatorFailure | undefined => {
+    const i = pending.findIndex((p) => (p.pathPrefix === undefined || path.startsWith(p.pathPrefix)) && (p.method === undefined || p.method === method));
     if (i < 0) return undefined;
     const p = pending[i]!;
     p.remaining -= 1;
@@ -159,10 +161,11 @@ export async function startHttpEmulator<T extends object>(spec: EmulatorSpec, op
     };
     received.push(req);
 
+    let quota: Record<string, string> = {};
     const send = (reply: Reply, injected = false): void => {
       req.status = reply.status;
       req.injected = injected;
-      writeReply(response, reply);
+      writeReply(response, { ...reply, headers: { ...quota, ...reply.headers } });
     };
 
     let raw: Buffer;
@@ -181,7 +184,7 @@ export async function startHttpEmulator<T extends object>(spec: EmulatorSpec, op
       req.body = req.rawBody;
     }
 
-    const failure = takeFailure(req.path);
+    const failure = takeFailure(req.path, req.method);
     const injectedReply = (f: EmulatorFailure): Reply => {
       const reply = f.body === undefined
         ? spec.errorReply(f.status, f.status === 429 ? 'rate_limited' : f.status >= 500 ? 'server_error' : 'failure', failureMessage(f.status))
@@ -200,6 +203,7 @@ export async function startHttpEmulator<T extends object>(spec: EmulatorSpec, op
         return;
       }
       accepted.push(at);
+      if (spec.rateLimitHeaders) quota = spec.rateLimitHeaders(max - accepted.length, max, windowMs);
     }
     if (failure && !failure.afterProcessing) {
       if (failure.delayMs) await sleep(failure.delayMs);
@@ -261,9 +265,9 @@ export async function startHttpEmulator<T extends object>(spec: EmulatorSpec, op
   const emulator: Emulator = {
     url: baseUrl,
     received,
-    failNext(n, failure, pathPrefix) {
+    failNext(n, failure, pathPrefix, method) {
       if (!Number.isInteger(n) || n < 1) throw new RangeError('failNext needs a positive integer count');
-      pending.push({ remaining: n, failure, pathPrefix });
+      pending.push({ remaining: n, failure, pathPrefix, method: method?.toUpperCase() });
     },
     reset() {
       received.length = 0;

@@ -2,6 +2,7 @@ import {
   ApiError, EMAIL_PATTERN, basicCredentials, bearerToken, isPlainObject, newId, startHttpEmulator,
   type CommonOptions, type Emulator, type ErrorKind, type Reply, type RouteContext,
 } from './base.ts';
+import { createEventLog, createdRange, type StripeEvent, type StripeWebhookOptions } from './billing-events.ts';
 
 /**
  * A billing platform (use case 8), mimicking the Stripe API (v1). Bodies may be form-encoded
@@ -28,10 +29,17 @@ import {
  *                         auto_advance?, pending_invoice_items_behavior?: 'include' | 'exclude' (default exclude) } → draft `in_…`
  * - GET  /v1/invoices?customer=&status=&limit=&starting_after=     GET /v1/invoices/:id
  * - POST /v1/invoices/:id/finalize  (draft → open, numbered)       POST /v1/invoices/:id/send (send_invoice only)
+ * - POST /v1/invoices/:id (description, due_date, metadata)       DELETE /v1/invoices/:id (drafts only)
+ * - DELETE /v1/customers/:id → { id, object, deleted: true } (GET then answers the same stub; lists leave it out)
+ * - POST /v1/products { name*, description?, active?, metadata? } → `prod_…`; GET /v1/products?active&created[…]&limit&starting_after;
+ *   GET, POST (update) and DELETE /v1/products/:id; GET /v1/products/search?query=name:'…' or metadata['sku']:'…'
+ * - GET /v1/events, GET /v1/events/:id: every change above as an event (billing-events.ts), also sent to options.webhook
+ *   signed with Stripe-Signature. Lists of customers and invoices take `created[gt|gte|lt|lte]`.
+ * - `userEdit` / `userDelete`: a change made in the Dashboard (events with `request.id` null).
  */
 
 export interface Customer {
-  id: string; object: 'customer'; address: null; balance: number; created: number; currency: string | null; default_source: null;
+  id: string; object: 'customer'; address: Record<string, string | null> | null; balance: number; created: number; currency: string | null; default_source: null;
   delinquent: boolean; description: string | null; email: string | null; invoice_prefix: string;
   invoice_settings: { custom_fields: null; default_payment_method: null; footer: null; rendering_options: null };
   livemode: false; metadata: Record<string, string>; name: string | null; next_invoice_sequence: number; phone: string | null;
@@ -58,6 +66,14 @@ export interface Invoice {
 export interface BillingOptions extends CommonOptions {
   /** Default `sk_test_billing_key_000000000000000000000000`. */
   apiKey?: string;
+  /** A webhook endpoint: every event is POSTed there, signed with its secret. */
+  webhook?: StripeWebhookOptions;
+}
+
+export interface Product {
+  id: string; object: 'product'; active: boolean; created: number; default_price: null; description: string | null; images: string[];
+  livemode: false; metadata: Record<string, string>; name: string; package_dimensions: null; shippable: null; statement_descriptor: null;
+  tax_code: null; unit_label: null; updated: number; url: null;
 }
 
 export interface BillingEmulator extends Emulator {
@@ -67,6 +83,15 @@ export interface BillingEmulator extends Emulator {
   invoices: Map<string, Invoice>;
   /** Saved idempotent results by key. */
   idempotency: Map<string, { fingerprint: string; reply: Reply; requestId: string }>;
+  products: Map<string, Product>;
+  /** Every event, oldest first. */
+  events: StripeEvent[];
+  webhookDeliveries: ReturnType<typeof createEventLog>['deliveries'];
+  webhooksSettled(): Promise<void>;
+  /** A Dashboard user creates (id undefined) or edits a customer or product; sends its event. */
+  userEdit(kind: 'customer' | 'product', id: string | undefined, params: Record<string, unknown>): Promise<Customer | Product>;
+  /** A Dashboard user deletes a customer or product. */
+  userDelete(kind: 'customer' | 'product', id: string): Promise<void>;
 }
 
 const DOCS = 'https://stripe.com/docs/error-codes';
@@ -172,12 +197,31 @@ function required<T>(value: T | undefined, name: string): T {
 
 const now = () => Math.floor(Date.now() / 1000);
 
+const ADDRESS_FIELDS = ['city', 'country', 'line1', 'line2', 'postal_code', 'state'];
+
+/** Stripe's `address[city]=…` parameters over the previous address ('' clears a field). */
+function addressOf(p: Params, previous: Record<string, string | null> | null): Record<string, string | null> | null {
+  const v = p.address;
+  if (v === undefined) return previous;
+  if (v === '') return null;
+  if (!isPlainObject(v)) invalidRequest('Invalid object', 'parameter_invalid_object', 'address');
+  const out: Record<string, string | null> = { ...Object.fromEntries(ADDRESS_FIELDS.map((f) => [f, null])), ...previous };
+  for (const [k, value] of Object.entries(v)) {
+    if (!ADDRESS_FIELDS.includes(k)) invalidRequest(`Received unknown parameter: address[${k}]`, 'parameter_unknown', `address[${k}]`);
+    out[k] = value === '' || value === null ? null : String(value);
+  }
+  return out;
+}
+
 export async function startBillingEmulator(options: BillingOptions = {}): Promise<BillingEmulator> {
   const apiKey = options.apiKey ?? 'sk_test_billing_key_000000000000000000000000';
   const customers = new Map<string, Customer>();
   const items = new Map<string, InvoiceItem>();
   const invoices = new Map<string, Invoice>();
   const idempotency = new Map<string, { fingerprint: string; reply: Reply; requestId: string }>();
+  const products = new Map<string, Product>();
+  const deletedCustomers = new Set<string>();
+  const log = createEventLog(options.webhook, invalidRequest);
   let baseUrl = '';
 
   const customerRef = (p: Params): Customer => {
@@ -240,7 +284,7 @@ export async function startBillingEmulator(options: BillingOptions = {}): Promis
     const email = str(p, 'email', 512);
     if (email !== undefined && !EMAIL_PATTERN.test(email)) invalidRequest(`Invalid email address: ${email}`, 'email_invalid', 'email');
     const c: Customer = {
-      id: newId('cus_'), object: 'customer', address: null, balance: int(p, 'balance') ?? 0, created: now(), currency: null, default_source: null, delinquent: false,
+      id: newId('cus_'), object: 'customer', address: addressOf(p, null), balance: int(p, 'balance') ?? 0, created: now(), currency: null, default_source: null, delinquent: false,
       description: str(p, 'description') ?? null, email: email ?? null, invoice_prefix: newId('', 8).toUpperCase(),
       invoice_settings: { custom_fields: null, default_payment_method: null, footer: null, rendering_options: null },
       livemode: false, metadata: metadata(p), name: str(p, 'name', 256) ?? null, next_invoice_sequence: 1, phone: str(p, 'phone', 20) ?? null,
@@ -249,7 +293,68 @@ export async function startBillingEmulator(options: BillingOptions = {}): Promis
     customers.set(c.id, c);
     return c;
   };
-  const CUSTOMER_PARAMS = ['email', 'name', 'description', 'phone', 'metadata', 'balance', 'preferred_locales', 'expand'];
+  const CUSTOMER_PARAMS = ['email', 'name', 'description', 'phone', 'metadata', 'balance', 'preferred_locales', 'address', 'expand'];
+  const changedFields = (before: Record<string, unknown>, after: Record<string, unknown>): Record<string, unknown> =>
+    Object.fromEntries(Object.keys(after).filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k])).map((k) => [k, before[k]]));
+  const updateCustomer = (c: Customer, p: Params, ctx?: RouteContext): Customer => {
+    const before = structuredClone(c) as unknown as Record<string, unknown>;
+    const email = str(p, 'email', 512);
+    if (email !== undefined && !EMAIL_PATTERN.test(email)) invalidRequest(`Invalid email address: ${email}`, 'email_invalid', 'email');
+    if (p.email !== undefined) c.email = email ?? null;
+    if (p.name !== undefined) c.name = str(p, 'name', 256) ?? null;
+    if (p.description !== undefined) c.description = str(p, 'description') ?? null;
+    if (p.phone !== undefined) c.phone = str(p, 'phone', 20) ?? null;
+    if (p.address !== undefined) c.address = addressOf(p, c.address);
+    c.metadata = metadata(p, c.metadata);
+    const previous = changedFields(before, c as unknown as Record<string, unknown>);
+    if (Object.keys(previous).length > 0) log.emit('customer.updated', c, ctx, previous);
+    return c;
+  };
+  const PRODUCT_PARAMS = ['name', 'description', 'active', 'metadata', 'id', 'expand'];
+  const productOf = (id: string): Product => {
+    const prod = products.get(id);
+    if (!prod) invalidRequest(`No such product: '${id}'`, 'resource_missing', 'id', 404);
+    return prod;
+  };
+  const createProduct = (p: Params, ctx?: RouteContext): Product => {
+    const t = now();
+    const prod: Product = {
+      id: str(p, 'id') ?? newId('prod_'), object: 'product', active: bool(p, 'active') ?? true, created: t, default_price: null, description: str(p, 'description') ?? null,
+      images: [], livemode: false, metadata: metadata(p), name: required(str(p, 'name', 250), 'name'), package_dimensions: null, shippable: null,
+      statement_descriptor: null, tax_code: null, unit_label: null, updated: t, url: null,
+    };
+    if (products.has(prod.id)) invalidRequest(`Product already exists: ${prod.id}`, 'resource_already_exists', 'id');
+    products.set(prod.id, prod);
+    log.emit('product.created', prod, ctx);
+    return prod;
+  };
+  const updateProduct = (prod: Product, p: Params, ctx?: RouteContext): Product => {
+    const before = structuredClone(prod) as unknown as Record<string, unknown>;
+    if (p.name !== undefined) prod.name = required(str(p, 'name', 250), 'name');
+    if (p.description !== undefined) prod.description = str(p, 'description') ?? null;
+    if (p.active !== undefined) prod.active = bool(p, 'active') ?? prod.active;
+    prod.metadata = metadata(p, prod.metadata);
+    const previous = changedFields(before, prod as unknown as Record<string, unknown>);
+    if (Object.keys(previous).length > 0) {
+      prod.updated = Math.max(now(), prod.updated);
+      log.emit('product.updated', prod, ctx, previous);
+    }
+    return prod;
+  };
+  const deleteCustomer = (id: string, ctx?: RouteContext): Reply => {
+    const c = customers.get(id);
+    if (!c) invalidRequest(`No such customer: '${id}'`, 'resource_missing', 'id', 404);
+    customers.delete(id);
+    deletedCustomers.add(id);
+    log.emit('customer.deleted', c, ctx);
+    return { status: 200, body: { id, object: 'customer', deleted: true } };
+  };
+  const deleteProduct = (id: string, ctx?: RouteContext): Reply => {
+    const prod = productOf(id);
+    products.delete(id);
+    log.emit('product.deleted', prod, ctx);
+    return { status: 200, body: { id, object: 'product', deleted: true } };
+  };
 
   const customerSearch = (query: string): Customer[] => {
     const clauses = query.split(/\s+AND\s+/i).map((c) => c.trim()).filter(Boolean);
@@ -271,12 +376,45 @@ export async function startBillingEmulator(options: BillingOptions = {}): Promis
   };
 
   const routes = [
-    { method: 'POST', path: '/v1/customers', handle: idempotent((ctx) => ({ status: 200, body: createCustomer(paramsOf(ctx.req.body, CUSTOMER_PARAMS)) })) },
+    {
+      method: 'POST', path: '/v1/customers',
+      handle: idempotent((ctx) => {
+        const c = createCustomer(paramsOf(ctx.req.body, CUSTOMER_PARAMS));
+        log.emit('customer.created', c, ctx);
+        return { status: 200, body: c };
+      }),
+    },
+    { method: 'DELETE', path: '/v1/customers/:id', handle: (ctx: RouteContext) => deleteCustomer(ctx.params.id!, ctx) },
+    { method: 'GET', path: '/v1/events', handle: (ctx: RouteContext) => log.list(ctx) },
+    { method: 'GET', path: '/v1/events/:id', handle: (ctx: RouteContext) => log.get(ctx) },
+    { method: 'POST', path: '/v1/products', handle: idempotent((ctx) => ({ status: 200, body: createProduct(paramsOf(ctx.req.body, PRODUCT_PARAMS), ctx) })) },
+    {
+      method: 'GET', path: '/v1/products',
+      handle(ctx: RouteContext): Reply {
+        const active = ctx.search.get('active');
+        const inRange = createdRange(ctx);
+        return list(ctx, newestFirst([...products.values()]).filter((x) => (active === null || String(x.active) === active) && inRange(x.created)));
+      },
+    },
+    {
+      method: 'GET', path: '/v1/products/search',
+      handle(ctx: RouteContext): Reply {
+        const q = ctx.search.get('query') ?? '';
+        const m = /^(name|metadata\[['"]([^'"]+)['"]\])\s*:\s*['"](.*)['"]$/.exec(q.trim());
+        if (!m) invalidRequest(`Invalid search query: ${q}. Use e.g. name:'Widget'.`, 'parameter_invalid_string', 'query');
+        const found = newestFirst([...products.values()]).filter((x) => (m[2] !== undefined ? x.metadata[m[2]] : x.name) === m[3]);
+        return { status: 200, body: { object: 'search_result', data: found.slice(0, 10), has_more: found.length > 10, next_page: null, url: '/v1/products/search', total_count: found.length } };
+      },
+    },
+    { method: 'GET', path: '/v1/products/:id', handle: (ctx: RouteContext): Reply => ({ status: 200, body: productOf(ctx.params.id!) }) },
+    { method: 'POST', path: '/v1/products/:id', handle: idempotent((ctx) => ({ status: 200, body: updateProduct(productOf(ctx.params.id!), paramsOf(ctx.req.body, PRODUCT_PARAMS), ctx) })) },
+    { method: 'DELETE', path: '/v1/products/:id', handle: (ctx: RouteContext) => deleteProduct(ctx.params.id!, ctx) },
     {
       method: 'GET', path: '/v1/customers',
       handle(ctx: RouteContext): Reply {
         const email = ctx.search.get('email');
-        return list(ctx, newestFirst([...customers.values()]).filter((c) => email === null || c.email === email));
+        const inRange = createdRange(ctx);
+        return list(ctx, newestFirst([...customers.values()]).filter((c) => (email === null || c.email === email) && inRange(c.created)));
       },
     },
     {
@@ -291,6 +429,7 @@ export async function startBillingEmulator(options: BillingOptions = {}): Promis
       method: 'GET', path: '/v1/customers/:id',
       handle(ctx: RouteContext): Reply {
         const c = customers.get(ctx.params.id!);
+        if (!c && deletedCustomers.has(ctx.params.id!)) return { status: 200, body: { id: ctx.params.id, object: 'customer', deleted: true } };
         if (!c) invalidRequest(`No such customer: '${ctx.params.id}'`, 'resource_missing', 'id', 404);
         return { status: 200, body: c };
       },
@@ -300,15 +439,7 @@ export async function startBillingEmulator(options: BillingOptions = {}): Promis
       handle: idempotent((ctx) => {
         const c = customers.get(ctx.params.id!);
         if (!c) invalidRequest(`No such customer: '${ctx.params.id}'`, 'resource_missing', 'id', 404);
-        const p = paramsOf(ctx.req.body, CUSTOMER_PARAMS);
-        const email = str(p, 'email', 512);
-        if (email !== undefined && !EMAIL_PATTERN.test(email)) invalidRequest(`Invalid email address: ${email}`, 'email_invalid', 'email');
-        if (p.email !== undefined) c.email = email ?? null;
-        if (p.name !== undefined) c.name = str(p, 'name', 256) ?? null;
-        if (p.description !== undefined) c.description = str(p, 'description') ?? null;
-        if (p.phone !== undefined) c.phone = str(p, 'phone', 20) ?? null;
-        c.metadata = metadata(p, c.metadata);
-        return { status: 200, body: c };
+        return { status: 200, body: updateCustomer(c, paramsOf(ctx.req.body, CUSTOMER_PARAMS), ctx) };
       }),
     },
     {
@@ -371,6 +502,7 @@ export async function startBillingEmulator(options: BillingOptions = {}): Promis
         invoices.set(inv.id, inv);
         if (behaviour === 'include') for (const ii of items.values()) if (ii.customer === customer.id && ii.invoice === null) ii.invoice = inv.id;
         refreshTotals(inv);
+        log.emit('invoice.created', inv, ctx);
         return { status: 200, body: inv };
       }),
     },
@@ -379,7 +511,8 @@ export async function startBillingEmulator(options: BillingOptions = {}): Promis
       handle(ctx: RouteContext): Reply {
         const customer = ctx.search.get('customer');
         const status = ctx.search.get('status');
-        return list(ctx, newestFirst([...invoices.values()]).filter((i) => (customer === null || i.customer === customer) && (status === null || i.status === status)));
+        const inRange = createdRange(ctx);
+        return list(ctx, newestFirst([...invoices.values()]).filter((i) => (customer === null || i.customer === customer) && (status === null || i.status === status) && inRange(i.created)));
       },
     },
     {
@@ -388,6 +521,36 @@ export async function startBillingEmulator(options: BillingOptions = {}): Promis
         const inv = invoices.get(ctx.params.id!);
         if (!inv) invalidRequest(`No such invoice: '${ctx.params.id}'`, 'resource_missing', 'id', 404);
         return { status: 200, body: inv };
+      },
+    },
+    {
+      method: 'POST', path: '/v1/invoices/:id',
+      handle: idempotent((ctx) => {
+        const inv = invoices.get(ctx.params.id!);
+        if (!inv) invalidRequest(`No such invoice: '${ctx.params.id}'`, 'resource_missing', 'id', 404);
+        const p = paramsOf(ctx.req.body, ['description', 'due_date', 'metadata', 'days_until_due', 'expand']);
+        const before = structuredClone(inv) as unknown as Record<string, unknown>;
+        if (p.due_date !== undefined || p.days_until_due !== undefined) {
+          if (inv.status !== 'draft') invalidRequest('You can only change the due date of a draft invoice.', 'invoice_not_editable', 'due_date');
+          if (inv.collection_method !== 'send_invoice') invalidRequest('due_date can only be set when collection_method is send_invoice.', 'parameter_invalid_integer', 'due_date');
+          inv.due_date = int(p, 'due_date') ?? now() + (int(p, 'days_until_due') ?? 0) * 86_400;
+        }
+        if (p.description !== undefined) inv.description = str(p, 'description') ?? null;
+        inv.metadata = metadata(p, inv.metadata);
+        const previous = changedFields(before, inv as unknown as Record<string, unknown>);
+        if (Object.keys(previous).length > 0) log.emit('invoice.updated', inv, ctx, previous);
+        return { status: 200, body: inv };
+      }),
+    },
+    {
+      method: 'DELETE', path: '/v1/invoices/:id',
+      handle(ctx: RouteContext): Reply {
+        const inv = invoices.get(ctx.params.id!);
+        if (!inv) invalidRequest(`No such invoice: '${ctx.params.id}'`, 'resource_missing', 'id', 404);
+        if (inv.status !== 'draft') invalidRequest('You can only delete draft invoices; void an open one instead.', 'invoice_not_editable');
+        invoices.delete(inv.id);
+        log.emit('invoice.deleted', inv, ctx);
+        return { status: 200, body: { id: inv.id, object: 'invoice', deleted: true } };
       },
     },
     {
@@ -405,6 +568,7 @@ export async function startBillingEmulator(options: BillingOptions = {}): Promis
         if (inv.paid) inv.status_transitions.paid_at = now();
         inv.hosted_invoice_url = `${baseUrl}/i/${inv.id}`;
         inv.invoice_pdf = `${baseUrl}/i/${inv.id}/pdf`;
+        log.emit('invoice.finalized', inv, ctx, { status: 'draft' });
         return { status: 200, body: inv };
       }),
     },
@@ -446,12 +610,38 @@ export async function startBillingEmulator(options: BillingOptions = {}): Promis
     },
     errorReply,
     resetState() {
+      products.clear();
+      deletedCustomers.clear();
+      log.clear();
       customers.clear();
       items.clear();
       invoices.clear();
       idempotency.clear();
     },
-  }, options, { apiKey, customers, invoiceItems: items, invoices, idempotency });
+  }, options, {
+    apiKey, customers, invoiceItems: items, invoices, idempotency, products, events: log.events, webhookDeliveries: log.deliveries,
+    webhooksSettled: () => log.settled(),
+    async userEdit(kind: 'customer' | 'product', id: string | undefined, params: Record<string, unknown>): Promise<Customer | Product> {
+      let out: Customer | Product;
+      if (kind === 'customer') {
+        if (id === undefined) {
+          out = createCustomer(paramsOf(params, CUSTOMER_PARAMS));
+          log.emit('customer.created', out);
+        } else {
+          const c = customers.get(id);
+          if (!c) throw new Error(`no customer ${id}`);
+          out = updateCustomer(c, paramsOf(params, CUSTOMER_PARAMS));
+        }
+      } else out = id === undefined ? createProduct(paramsOf(params, PRODUCT_PARAMS)) : updateProduct(productOf(id), paramsOf(params, PRODUCT_PARAMS));
+      await log.settled();
+      return out;
+    },
+    async userDelete(kind: 'customer' | 'product', id: string): Promise<void> {
+      if (kind === 'customer') deleteCustomer(id);
+      else deleteProduct(id);
+      await log.settled();
+    },
+  });
   baseUrl = emulator.url;
   return emulator;
 }

@@ -3,6 +3,7 @@ import {
   ApiError, EMAIL_PATTERN, bearerToken, decodeCursor, encodeCursor, isPlainObject, sendWebhook, startHttpEmulator,
   type CommonOptions, type Emulator, type ErrorKind, type Reply, type RouteContext, type WebhookDelivery,
 } from './base.ts';
+import { associationRoutes, createAssociationStore, targetOfType } from './external-crm-associations.ts';
 
 /**
  * An external CRM for two-way sync (use case 9 and the data-sync guide), mimicking the
@@ -12,8 +13,10 @@ import {
  * 'RATE_LIMIT'` (set options.rateLimit, e.g. { max: 100, windowMs: 10_000 } as HubSpot's
  * ten-second limit, or failNext). Property values are strings, as HubSpot returns them.
  *
- * Routes (:objectType = contacts | companies | deals):
- * - GET    /crm/v3/objects/:objectType?limit(≤100, 10)&after&properties=a,b&archived   → { results, paging?: { next: { after, link } } }
+ * Routes (:objectType = contacts | companies | deals | products | notes | tasks):
+ * - GET    /crm/v3/objects/:objectType?limit(≤100, 10)&after&properties=a,b&archived   → { results, paging?: { next: { after, link } } };
+ *          archived records carry archivedAt and stay listed for options.archivedRetentionMs (90 days); archiving does not
+ *          change lastmodifieddate / hs_lastmodifieddate (both kept on every object)
  * - GET    /crm/v3/objects/:objectType/:id?properties&idProperty=email&archived&associations=companies
  * - POST   /crm/v3/objects/:objectType  { properties, associations? }  → 201; contacts are unique by email (409 CONFLICT)
  * - PATCH  /crm/v3/objects/:objectType/:id?idProperty  { properties }
@@ -21,8 +24,14 @@ import {
  * - POST   /crm/v3/objects/:objectType/search { filterGroups: [{ filters: [{ propertyName, operator, value | values | highValue }] }], sorts, properties, limit(≤200), after, query? }
  *          → { total, results, paging?: { next: { after } } }; operators EQ NEQ LT LTE GT GTE BETWEEN IN NOT_IN HAS_PROPERTY NOT_HAS_PROPERTY CONTAINS_TOKEN NOT_CONTAINS_TOKEN
  * - POST   /crm/v3/objects/:objectType/batch/read   { inputs: [{ id }], properties, idProperty? }
- * - POST   /crm/v3/objects/:objectType/batch/create { inputs: [{ properties }] }     (≤100 inputs)
- * - POST   /crm/v3/objects/:objectType/batch/update { inputs: [{ id, properties }] } (≤100 inputs)
+ * - POST   /crm/v3/objects/:objectType/batch/create { inputs: [{ properties, associations?, objectWriteTraceId? }] }     (≤100 inputs)
+ * - POST   /crm/v3/objects/:objectType/batch/update { inputs: [{ id, properties, objectWriteTraceId? }] } (≤100 inputs)
+ *          With an objectWriteTraceId on every input: 207 Multi-Status, the valid inputs written and each refused one in
+ *          `errors` with `context.objectWriteTraceId` (409 CONFLICT "Contact already exists. Existing ID: n" included);
+ *          without: one bad input refuses the whole batch and nothing is written.
+ * - Associations v4 (external-crm-associations.ts): GET/PUT/DELETE /crm/v4/objects/:from/:id/associations/…,
+ *          POST /crm/v4/associations/:from/:to/batch/{read,create}; one primary company per contact and per deal.
+ * Every answer carries X-HubSpot-RateLimit-Max / -Remaining / -Interval-Milliseconds when options.rateLimit is set.
  * Unknown properties (PROPERTY_DOESNT_EXIST), read-only ones (READ_ONLY_VALUE) and invalid
  * emails (INVALID_EMAIL) are 400 VALIDATION_ERROR, as in HubSpot.
  *
@@ -35,25 +44,29 @@ import {
  * too (changeSource INTEGRATION), as HubSpot does: a sync must not echo its own writes.
  */
 
-export type ObjectType = 'contacts' | 'companies' | 'deals';
-const OBJECT_TYPES: ObjectType[] = ['contacts', 'companies', 'deals'];
-const SINGULAR: Record<ObjectType, string> = { contacts: 'contact', companies: 'company', deals: 'deal' };
+export type ObjectType = 'contacts' | 'companies' | 'deals' | 'products' | 'notes' | 'tasks';
+const OBJECT_TYPES: ObjectType[] = ['contacts', 'companies', 'deals', 'products', 'notes', 'tasks'];
+const SINGULAR: Record<ObjectType, string> = { contacts: 'contact', companies: 'company', deals: 'deal', products: 'product', notes: 'note', tasks: 'task' };
 
 const WRITABLE: Record<ObjectType, string[]> = {
-  contacts: ['email', 'firstname', 'lastname', 'phone', 'mobilephone', 'company', 'website', 'jobtitle', 'lifecyclestage', 'hs_lead_status', 'city', 'state', 'country', 'zip', 'address', 'industry', 'annualrevenue', 'numemployees', 'hubspot_owner_id', 'hs_email_optout'],
+  contacts: ['email', 'work_email', 'firstname', 'lastname', 'phone', 'mobilephone', 'company', 'website', 'jobtitle', 'lifecyclestage', 'hs_lead_status', 'city', 'state', 'country', 'zip', 'address', 'industry', 'annualrevenue', 'numemployees', 'hubspot_owner_id', 'hs_email_optout'],
   companies: ['name', 'domain', 'industry', 'phone', 'city', 'state', 'country', 'zip', 'address', 'numberofemployees', 'annualrevenue', 'description', 'website', 'lifecyclestage', 'hubspot_owner_id', 'type'],
   deals: ['dealname', 'amount', 'dealstage', 'pipeline', 'closedate', 'hubspot_owner_id', 'description', 'dealtype', 'hs_priority'],
+  products: ['name', 'hs_sku', 'description', 'price', 'hs_cost_of_goods_sold', 'hs_recurring_billing_period'],
+  notes: ['hs_note_body', 'hs_timestamp', 'hubspot_owner_id'],
+  tasks: ['hs_task_subject', 'hs_task_body', 'hs_task_status', 'hs_task_priority', 'hs_timestamp', 'hubspot_owner_id'],
 };
 const READ_ONLY = ['createdate', 'lastmodifieddate', 'hs_object_id', 'hs_lastmodifieddate', 'hs_createdate'];
 const DEFAULT_PROPERTIES: Record<ObjectType, string[]> = {
   contacts: ['email', 'firstname', 'lastname'],
   companies: ['name', 'domain'],
   deals: ['dealname', 'amount', 'dealstage', 'pipeline', 'closedate'],
+  products: ['name', 'hs_sku', 'price', 'description'],
+  notes: ['hs_note_body', 'hs_timestamp'],
+  tasks: ['hs_task_subject', 'hs_task_status', 'hs_timestamp'],
 };
-const DATE_PROPERTIES = new Set(['createdate', 'lastmodifieddate', 'hs_lastmodifieddate', 'closedate']);
-const ASSOCIATION_TYPE: Record<string, number> = {
-  'contacts->companies': 279, 'companies->contacts': 280, 'deals->contacts': 3, 'contacts->deals': 4, 'deals->companies': 341, 'companies->deals': 342,
-};
+const DATE_PROPERTIES = new Set(['createdate', 'lastmodifieddate', 'hs_lastmodifieddate', 'closedate', 'hs_timestamp']);
+const NUMBER_PROPERTIES = new Set(['amount', 'numberofemployees', 'numemployees', 'annualrevenue', 'price', 'hs_cost_of_goods_sold']);
 
 export interface CrmObject {
   id: string;
@@ -89,6 +102,8 @@ export interface ExternalCrmOptions extends CommonOptions {
   /** Custom properties per object type (e.g. { contacts: ['crm_hub_id', 'sync_status'] }). */
   customProperties?: Partial<Record<ObjectType, string[]>>;
   portalId?: number;
+  /** How long archived records stay listable with archived=true (HubSpot: 90 days). */
+  archivedRetentionMs?: number;
   appId?: number;
   webhook?: {
     url: string;
@@ -162,7 +177,8 @@ export async function startExternalCrmEmulator(options: ExternalCrmOptions = {})
   const portalId = options.portalId ?? 62_515;
   const appId = options.appId ?? 1_160_452;
   const writable = Object.fromEntries(OBJECT_TYPES.map((t) => [t, new Set([...WRITABLE[t], ...(options.customProperties?.[t] ?? [])])])) as Record<ObjectType, Set<string>>;
-  const objects: Record<ObjectType, Map<string, CrmObject>> = { contacts: new Map(), companies: new Map(), deals: new Map() };
+  const objects = Object.fromEntries(OBJECT_TYPES.map((t) => [t, new Map()])) as Record<ObjectType, Map<string, CrmObject>>;
+  const assoc = createAssociationStore(objects);
   const deliveries: ExternalCrmEmulator['webhookDeliveries'] = [];
   let nextId = 101;
   let nextEventId = 1;
@@ -174,11 +190,11 @@ export async function startExternalCrmEmulator(options: ExternalCrmOptions = {})
     return lastStamp;
   };
 
-  const typeOf = (ctx: RouteContext): ObjectType => {
-    const t = ctx.params.objectType as ObjectType;
-    if (!OBJECT_TYPES.includes(t)) throw new ApiError(hubspotError(400, 'VALIDATION_ERROR', `Unable to infer object type from: ${ctx.params.objectType}`));
-    return t;
+  const typeNamed = (name: string): ObjectType => {
+    if (!OBJECT_TYPES.includes(name as ObjectType)) throw new ApiError(hubspotError(400, 'VALIDATION_ERROR', `Unable to infer object type from: ${name}`));
+    return name as ObjectType;
   };
+  const typeOf = (ctx: RouteContext): ObjectType => typeNamed(ctx.params.objectType!);
 
   const view = (record: CrmObject, properties?: string[], associations?: ObjectType[]): Record<string, unknown> => {
     const names = [...new Set([...(properties ?? DEFAULT_PROPERTIES[record.objectType]), 'createdate', 'lastmodifieddate', 'hs_object_id'])];
@@ -225,8 +241,12 @@ export async function startExternalCrmEmulator(options: ExternalCrmOptions = {})
         problems.push(problem(name, 'INVALID_EMAIL', `Email address ${text} is invalid`));
         continue;
       }
-      if (['amount', 'numberofemployees', 'numemployees', 'annualrevenue'].includes(name) && text !== null && !Number.isFinite(Number(text))) {
+      if (NUMBER_PROPERTIES.has(name) && text !== null && !Number.isFinite(Number(text))) {
         problems.push(problem(name, 'INVALID_INTEGER', `${text} was not a valid number.`));
+        continue;
+      }
+      if (DATE_PROPERTIES.has(name) && text !== null && !/^\d{1,15}$/.test(text) && Number.isNaN(Date.parse(text))) {
+        problems.push(problem(name, 'INVALID_DATE', `${text} is not a valid date: use epoch milliseconds or ISO 8601.`));
         continue;
       }
       out[name] = name === 'email' && text !== null ? text.toLowerCase() : text;
@@ -246,7 +266,7 @@ export async function startExternalCrmEmulator(options: ExternalCrmOptions = {})
     const id = String(nextId++);
     const record: CrmObject = {
       id, objectType: type, createdAt: iso(at), updatedAt: iso(at), archived: false, associations: {},
-      properties: { ...Object.fromEntries(Object.entries(props).filter(([, v]) => v !== null)), createdate: iso(at), lastmodifieddate: iso(at), hs_object_id: id },
+      properties: { ...Object.fromEntries(Object.entries(props).filter(([, v]) => v !== null)), createdate: iso(at), lastmodifieddate: iso(at), hs_lastmodifieddate: iso(at), hs_object_id: id },
     };
     objects[type].set(id, record);
     queueEvents(type, record, source, 'creation', props);
@@ -267,6 +287,7 @@ export async function startExternalCrmEmulator(options: ExternalCrmOptions = {})
     const at = iso(stamp());
     record.updatedAt = at;
     record.properties.lastmodifieddate = at;
+    record.properties.hs_lastmodifieddate = at;
     queueEvents(record.objectType, record, source, 'propertyChange', changed);
     return record;
   };
@@ -412,12 +433,11 @@ export async function startExternalCrmEmulator(options: ExternalCrmOptions = {})
     for (const a of value as unknown[]) {
       const to = isPlainObject(a) && isPlainObject(a.to) ? String(a.to.id) : undefined;
       const typeId = isPlainObject(a) && Array.isArray(a.types) && isPlainObject(a.types[0]) ? Number(a.types[0].associationTypeId) : undefined;
-      const target = Object.entries(ASSOCIATION_TYPE).find(([k, id]) => id === typeId && k.startsWith(`${record.objectType}->`))?.[0].split('->')[1] as ObjectType | undefined;
+      const target = typeId === undefined ? undefined : targetOfType(record.objectType, typeId);
       if (!to || !target) throw new ApiError(hubspotError(400, 'VALIDATION_ERROR', `Invalid association: ${JSON.stringify(a)}`));
       const other = objects[target].get(to);
-      if (!other) throw new ApiError(hubspotError(400, 'VALIDATION_ERROR', `${SINGULAR[target]} ${to} does not exist`));
-      (record.associations[target] ??= []).push(to);
-      (other.associations[record.objectType] ??= []).push(record.id);
+      if (!other || other.archived) throw new ApiError(hubspotError(400, 'VALIDATION_ERROR', `${SINGULAR[target]} ${to} does not exist`));
+      assoc.add(record, other, typeId!);
     }
   };
 
@@ -429,7 +449,10 @@ export async function startExternalCrmEmulator(options: ExternalCrmOptions = {})
         const limit = Number(ctx.search.get('limit') ?? 10);
         if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new ApiError(hubspotError(400, 'VALIDATION_ERROR', 'limit must be between 1 and 100'));
         const archived = ctx.search.get('archived') === 'true';
-        const all = [...objects[type].values()].filter((r) => r.archived === archived).sort((a, b) => Number(a.id) - Number(b.id));
+        const retention = options.archivedRetentionMs ?? 90 * 86_400_000;
+        const all = [...objects[type].values()]
+          .filter((r) => r.archived === archived && (!archived || Date.parse(r.archivedAt ?? '') > Date.now() - retention))
+          .sort((a, b) => Number(a.id) - Number(b.id));
         const salt = `${type}:${archived}`;
         let offset = 0;
         const after = ctx.search.get('after');
@@ -564,18 +587,46 @@ export async function startExternalCrmEmulator(options: ExternalCrmOptions = {})
       },
     },
     {
+      // With an objectWriteTraceId on every input, HubSpot answers 207 Multi-Status: the valid
+      // inputs are created, each refused one is listed with its trace id. Without, one bad
+      // input fails the whole batch (400, or 409 for an existing email) and nothing is created.
       method: 'POST', path: '/crm/v3/objects/:objectType/batch/create',
       async handle(ctx: RouteContext): Promise<Reply> {
         const type = typeOf(ctx);
         const started = new Date().toISOString();
         const inputs = inputsOf(ctx.req.body);
-        // All or nothing, as HubSpot validates the whole batch first.
-        const checked = inputs.map((input) => checkProperties(type, isPlainObject(input) ? input.properties : undefined));
-        const emails = checked.map((p) => p.email).filter((e): e is string => typeof e === 'string');
-        if (type === 'contacts' && new Set(emails).size !== emails.length) throw new ApiError(hubspotError(400, 'VALIDATION_ERROR', 'Duplicate email addresses in the batch'));
-        const created = checked.map((p) => create(type, p, 'INTEGRATION'));
+        const traced = inputs.length > 0 && inputs.every((i) => isPlainObject(i) && typeof i.objectWriteTraceId === 'string');
+        const results: unknown[] = [];
+        const errors: unknown[] = [];
+        const emails = new Set<string>();
+        const plan: { input: Record<string, unknown>; props: Record<string, string | null> }[] = [];
+        for (const input of inputs) {
+          const trace = isPlainObject(input) ? input.objectWriteTraceId : undefined;
+          try {
+            const props = checkProperties(type, isPlainObject(input) ? input.properties : undefined);
+            const email = type === 'contacts' ? props.email ?? undefined : undefined;
+            const existing = email ? findByEmail(email) : undefined;
+            if (existing) throw new ApiError(hubspotError(409, 'CONFLICT', `Contact already exists. Existing ID: ${existing.id}`));
+            if (email && emails.has(email)) throw new ApiError(hubspotError(400, 'VALIDATION_ERROR', `Duplicate email addresses in the batch: ${email}`));
+            if (email) emails.add(email);
+            plan.push({ input: input as Record<string, unknown>, props });
+          } catch (err) {
+            if (!(err instanceof ApiError) || !traced) throw err;
+            const body = err.reply.body as Record<string, unknown>;
+            errors.push({ ...body, status: 'error', context: { ...(body.context as object), objectWriteTraceId: [String(trace)] } });
+          }
+        }
+        for (const { input, props } of plan) {
+          const r = create(type, props, 'INTEGRATION');
+          try {
+            associate(r, input.associations);
+          } catch (err) {
+            if (!(err instanceof ApiError) || !traced) throw err;
+          }
+          results.push({ ...view(r), ...(traced ? { objectWriteTraceId: input.objectWriteTraceId } : {}) });
+        }
         void flush();
-        return batchReply(201, created.map((r) => view(r)), started);
+        return batchReply(201, results, started, errors);
       },
     },
     {
@@ -584,17 +635,33 @@ export async function startExternalCrmEmulator(options: ExternalCrmOptions = {})
         const type = typeOf(ctx);
         const started = new Date().toISOString();
         const inputs = inputsOf(ctx.req.body);
-        const plan = inputs.map((input) => {
-          if (!isPlainObject(input) || input.id === undefined) throw new ApiError(hubspotError(400, 'VALIDATION_ERROR', 'Invalid input JSON: each input needs an id'));
-          const r = objects[type].get(String(input.id));
-          if (!r || r.archived) throw new ApiError(hubspotError(404, 'OBJECT_NOT_FOUND', `Object not found: ${String(input.id)}`, { context: { ids: [String(input.id)] } }));
-          return { r, props: checkProperties(type, input.properties) };
-        });
-        const updated = plan.map(({ r, props }) => update(r, props, 'INTEGRATION'));
+        const traced = inputs.length > 0 && inputs.every((i) => isPlainObject(i) && typeof i.objectWriteTraceId === 'string');
+        const errors: unknown[] = [];
+        const plan: { r: CrmObject; props: Record<string, string | null>; trace: unknown }[] = [];
+        for (const input of inputs) {
+          const trace = isPlainObject(input) ? input.objectWriteTraceId : undefined;
+          try {
+            if (!isPlainObject(input) || input.id === undefined) throw new ApiError(hubspotError(400, 'VALIDATION_ERROR', 'Invalid input JSON: each input needs an id'));
+            const r = objects[type].get(String(input.id));
+            if (!r || r.archived) throw new ApiError(hubspotError(404, 'OBJECT_NOT_FOUND', `Object not found: ${String(input.id)}`, { context: { ids: [String(input.id)] } }));
+            const props = checkProperties(type, input.properties);
+            if (type === 'contacts' && props.email) {
+              const other = findByEmail(props.email);
+              if (other && other.id !== r.id) throw new ApiError(hubspotError(409, 'CONFLICT', `A contact with the email '${props.email}' already exists. Existing ID: ${other.id}`));
+            }
+            plan.push({ r, props, trace });
+          } catch (err) {
+            if (!(err instanceof ApiError) || !traced) throw err;
+            const body = err.reply.body as Record<string, unknown>;
+            errors.push({ ...body, status: 'error', context: { ...(body.context as object), objectWriteTraceId: [String(trace)] } });
+          }
+        }
+        const updated = plan.map(({ r, props, trace }) => ({ ...view(update(r, props, 'INTEGRATION')), ...(traced ? { objectWriteTraceId: trace } : {}) }));
         void flush();
-        return batchReply(200, updated.map((r) => view(r)), started);
+        return batchReply(200, updated, started, errors);
       },
     },
+    ...associationRoutes(objects, assoc, hubspotError, typeNamed),
   ];
 
   const emulator = await startHttpEmulator({
@@ -611,8 +678,12 @@ export async function startExternalCrmEmulator(options: ExternalCrmOptions = {})
       return null;
     },
     errorReply,
+    rateLimitHeaders: (remaining, max, windowMs) => ({
+      'x-hubspot-ratelimit-max': String(max), 'x-hubspot-ratelimit-remaining': String(remaining), 'x-hubspot-ratelimit-interval-milliseconds': String(windowMs),
+    }),
     resetState() {
       for (const t of OBJECT_TYPES) objects[t].clear();
+      assoc.clear();
       deliveries.length = 0;
       outbox = [];
       nextId = 101;

@@ -28,9 +28,10 @@ export { startEnrichmentEmulator, synthesiseCompany, synthesisePerson, type Enri
 export { startEmailMarketingEmulator, type EmailMarketingEmulator, type EmailMarketingOptions, type ListMember } from './email-marketing.ts';
 export { DEFAULT_SEQUENCES, startSequencesEmulator, type SequencesEmulator, type SequencesOptions } from './sequences.ts';
 export { scoreBehaviour, scoreFit, segmentOf, startScoringEmulator, type ScoringEmulator, type ScoringOptions } from './scoring.ts';
-export { startBillingEmulator, type BillingEmulator, type BillingOptions, type Customer, type Invoice, type InvoiceItem } from './billing.ts';
+export { startBillingEmulator, type BillingEmulator, type BillingOptions, type Customer, type Invoice, type InvoiceItem, type Product } from './billing.ts';
+export { stripeSignature, type StripeEvent, type StripeWebhookOptions } from './billing-events.ts';
 export { startExternalCrmEmulator, type CrmObject, type ExternalCrmEmulator, type ExternalCrmOptions, type ObjectType, type WebhookEvent } from './external-crm.ts';
-export { startSmtpCapture, type CapturedMessage, type SmtpCapture, type SmtpCaptureOptions, type SmtpFailure } from './smtp.ts';
+export { startSmtpCapture, type CapturedMessage, type SmtpCapture, type SmtpCaptureOptions, type SmtpFailure } from '../../stack/smtp/catcher.ts';
 
 import { startBillingEmulator } from './billing.ts';
 import { startCallRecorderEmulator } from './call-recorder.ts';
@@ -39,7 +40,7 @@ import { startEnrichmentEmulator } from './enrichment.ts';
 import { startExternalCrmEmulator } from './external-crm.ts';
 import { startScoringEmulator } from './scoring.ts';
 import { startSequencesEmulator } from './sequences.ts';
-import { startSmtpCapture } from './smtp.ts';
+import { startSmtpCapture } from '../../stack/smtp/catcher.ts';
 import { startWarehouseEmulator } from './warehouse.ts';
 
 /** Every emulator at once with default options (one SMTP capture without auth); `close()` stops them all. */

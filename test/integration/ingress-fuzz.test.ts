@@ -15,7 +15,7 @@ import { topics } from '../../libs/kafka/topics.ts';
 import { validateRecordEventInput } from '../../libs/kafka/record-events.ts';
 import { generateSecret, sign } from '../../libs/webhooks/standard.ts';
 import { checkHookBody, parseHookDefinition } from '../../libs/contracts/hook-body.ts';
-import type { ExpectedBody } from '../../libs/store/hooks.ts';
+import type { ExpectedBody } from '../../libs/contracts/hook-body.ts';
 import { seededRandom } from '../support/random.ts';
 
 const SEED = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) >>> 0 : Math.floor(Math.random() * 2 ** 32);

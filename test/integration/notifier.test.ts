@@ -27,7 +27,7 @@ import { Secret } from '../../libs/secrets/crypto.ts';
 import type { StepResult, StepRunContext } from '../../libs/workflow/interpreter.ts';
 import type { Step } from '../../libs/contracts/workflow.ts';
 import { createEmailStepHandler } from '../../libs/workflow/steps/email.ts';
-import { startSmtpCapture, type SmtpCapture, type CapturedMessage } from '../emulators/smtp.ts';
+import { startSmtpCapture, type SmtpCapture, type CapturedMessage } from '../../stack/smtp/catcher.ts';
 import { isolatedConfig, testLogger, eventually, sleep } from '../support/env.ts';
 import { readTopic, type ReadMessage } from '../support/topic.ts';
 import { envFor, startService, type ServiceProcess } from '../support/process.ts';

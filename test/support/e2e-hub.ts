@@ -15,7 +15,7 @@ import { instantiate, parseExample } from '../../libs/workflow/examples.ts';
 import { testIngressEnv } from './ingress.ts';
 import { startService, type ServiceProcess } from './process.ts';
 import { eventually } from './env.ts';
-import { startSmtpCapture, type SmtpCapture } from '../emulators/smtp.ts';
+import { startSmtpCapture, type SmtpCapture } from '../../stack/smtp/catcher.ts';
 import { freePort } from './net.ts';
 
 export const hubServices = ['ingress', 'api', 'record-projector', 'trigger-matcher', 'action-executor', 'notifier'] as const;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HubError } from '../../libs/errors/index.ts';
-import { canonicalTimeZone, nextFireTime, nextFireTimes, parseCron, zoneOffsetMs } from '../../libs/workflow/cron.ts';
+import { canonicalTimeZone, nextFireTime, nextFireTimes, parseCron } from '../../libs/workflow/cron.ts';
 
 const iso = (dates: Date[]) => dates.map((d) => d.toISOString());
 const at = (text: string) => Date.parse(text);
@@ -43,19 +43,20 @@ test('parseCron: shorthands', () => {
 });
 
 test('parseCron: refusals name the field', () => {
-  refused('61 * * * *', /minute field "61": 61 is outside 0-59/);
-  refused('* 24 * * *', /hour field "24": 24 is outside 0-23/);
-  refused('* * 0 * *', /day of month field "0": 0 is outside 1-31/);
+  // The field is named by us; what is wrong with it is croner's word.
+  refused('61 * * * *', /minute field "61": .*61/);
+  refused('* 24 * * *', /hour field "24": .*24/);
+  refused('* * 0 * *', /day of month field "0"/);
   refused('* * * 13 *', /month field "13"/);
   refused('* * * * 8', /day of week field "8"/);
-  refused('* * * FOO *', /"FOO" is not a number or a name/);
-  refused('* * * * MON-', /is not a range/);
-  refused('5-1 * * * *', /runs backwards/);
-  refused('*/0 * * * *', /at least 1/);
-  refused('1,,2 * * * *', /is not \*, a value/);
-  refused('*/ * * * *', /is not \*, a value/);
-  refused('1-2-3 * * * *', /is not a range/);
-  refused('-1 * * * *', /is not a range/);
+  refused('* * * FOO *', /month field "FOO": .*illegal characters/);
+  refused('* * * * MON-', /day of week field "MON-": .*range/);
+  refused('5-1 * * * *', /minute field "5-1": .*larger than/);
+  refused('*/0 * * * *', /minute field "\*\/0": .*stepping/);
+  refused('1,,2 * * * *', /minute field "1,,2": .*empty/);
+  refused('*/ * * * *', /minute field "\*\/": .*stepping/);
+  refused('1-2-3 * * * *', /minute field "1-2-3": .*range/);
+  refused('-1 * * * *', /minute field "-1": .*range/);
   refused('* * * *', /must have 5 fields .* got 4/);
   refused('* * * * * *', /got 6/);
   refused('@reboot', /unknown shorthand/);
@@ -94,10 +95,11 @@ test('nextFireTime in a timezone without DST change', () => {
   assert.equal(nextFireTime('@weekly', at('2024-06-01T00:00:00Z'), 'Europe/Paris').toISOString(), '2024-06-01T22:00:00.000Z', 'Sunday midnight in Paris');
 });
 
-test('Europe/Paris spring forward: 02:30 does not exist on 2024-03-31 and fires at 03:30 CEST', () => {
+test('Europe/Paris spring forward: 02:30 does not exist on 2024-03-31 and fires when the clock jumps, at 03:00 CEST', () => {
+  // As Vixie cron runs the jobs of a skipped hour right after the change.
   assert.deepEqual(iso(nextFireTimes('30 2 * * *', at('2024-03-29T12:00:00Z'), 4, 'Europe/Paris')), [
     '2024-03-30T01:30:00.000Z', // 02:30 CET
-    '2024-03-31T01:30:00.000Z', // 03:30 CEST (02:30 skipped by the clock)
+    '2024-03-31T01:00:00.000Z', // 03:00 CEST (02:30 skipped by the clock)
     '2024-04-01T00:30:00.000Z', // 02:30 CEST
     '2024-04-02T00:30:00.000Z',
   ]);
@@ -127,8 +129,8 @@ test('America/New_York spring forward (2024-03-10): the 02:00 hour is skipped', 
     '2024-03-10T08:00:00.000Z',
   ]);
   assert.equal(nextFireTime('15 2 * * *', at('2024-03-09T05:00:00Z'), 'America/New_York').toISOString(), '2024-03-09T07:15:00.000Z');
-  assert.equal(nextFireTime('15 2 * * *', at('2024-03-09T08:00:00Z'), 'America/New_York').toISOString(), '2024-03-10T07:15:00.000Z', '03:15 EDT');
-  assert.equal(nextFireTime('15 2 * * *', at('2024-03-10T07:15:00Z'), 'America/New_York').toISOString(), '2024-03-11T06:15:00.000Z');
+  assert.equal(nextFireTime('15 2 * * *', at('2024-03-09T08:00:00Z'), 'America/New_York').toISOString(), '2024-03-10T07:00:00.000Z', '03:00 EDT, when the clock jumps');
+  assert.equal(nextFireTime('15 2 * * *', at('2024-03-10T07:00:00Z'), 'America/New_York').toISOString(), '2024-03-11T06:15:00.000Z');
 });
 
 test('America/New_York fall back (2024-11-03): interval jobs keep real time, fixed ones fire once', () => {
@@ -170,8 +172,6 @@ test('timezones: canonical names, offsets, refusals', () => {
   assert.equal(canonicalTimeZone('Mars/Olympus'), undefined);
   assert.equal(canonicalTimeZone('../etc/passwd'), undefined);
   assert.equal(canonicalTimeZone(''), undefined);
-  assert.equal(zoneOffsetMs(at('2024-07-01T00:00:00Z'), 'Europe/Paris'), 2 * 3_600_000);
-  assert.equal(zoneOffsetMs(at('2024-01-01T00:00:00Z'), 'America/New_York'), -5 * 3_600_000);
   assert.throws(() => nextFireTime('@daily', 0, 'Nowhere/City'), (err: unknown) => err instanceof HubError && err.code === 'CRON_INVALID');
   assert.throws(() => nextFireTime('@daily', Number.NaN), TypeError);
 });

@@ -1,9 +1,9 @@
 /** The executor's pure parts: committable offsets with out-of-order completion, the per-workspace scheduler, and folding recorded run events. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PartitionOffsets } from '../../services/action-executor/offsets.ts';
+import { PartitionOffsets } from '../../libs/kafka/offset-tracker.ts';
 import { WorkspaceScheduler } from '../../services/action-executor/workspace-queue.ts';
-import { applyRunEvent } from '../../services/action-executor/executor.ts';
+import { applyRunEvent } from '../../services/action-executor/run-state.ts';
 import { runFromRequest } from '../../libs/store/runs.ts';
 import type { RunEvent } from '../../libs/kafka/events.ts';
 
@@ -40,23 +40,23 @@ const ev = (type: RunEvent['type'], data: unknown, stepKey: string | null = null
 });
 
 test('restore: folding recorded events gives the state the executor had, through a failure and a retry', () => {
-  const run = runFromRequest({ runId: 'run_1', workspaceId: 'ws', workflowId: 'wf', version: 1, definition: { name: 'n', trigger: { type: 'manual', availability: 'global' }, steps: [] }, triggerType: 'manual', triggerEventId: 't', trigger: {}, correlationId: 'c', causationId: null, depth: 0, requestedAt: 500 }, new Date(500));
+  let run = runFromRequest({ runId: 'run_1', workspaceId: 'ws', workflowId: 'wf', version: 1, definition: { name: 'n', trigger: { type: 'manual', availability: 'global' }, steps: [] }, triggerType: 'manual', triggerEventId: 't', trigger: {}, correlationId: 'c', causationId: null, depth: 0, requestedAt: 500 }, new Date(500));
   const step = (key: string, status: 'completed' | 'failed') => ({ key, id: key, type: 'record.create', status, input: {}, output: status === 'completed' ? { ok: 1 } : null, error: status === 'failed' ? { code: 'X', message: 'x', retriable: false } : null, attempts: 1, startedAt: 1, endedAt: 2 });
   for (const e of [
     ev('run.started', { attempt: 1 }),
     ev('step.completed', step('a', 'completed'), 'a'),
     ev('step.failed', step('b', 'failed'), 'b'),
     ev('run.failed', { error: { code: 'X', message: 'x', retriable: false, stepKey: 'b' } }, null, 2000),
-  ]) applyRunEvent(run, e);
+  ]) run = applyRunEvent(run, e);
   assert.equal(run.status, 'failed');
   assert.equal(run.error?.stepKey, 'b');
   assert.deepEqual(run.endedAt, new Date(2000));
-  applyRunEvent(run, ev('run.retried', { attempt: 2, resumeFrom: ['b'] }));
+  run = applyRunEvent(run, ev('run.retried', { attempt: 2, resumeFrom: ['b'] }));
   assert.equal(run.status, 'queued');
   assert.equal(run.attempt, 2);
   assert.deepEqual(Object.keys(run.steps), ['a'], 'the completed step stays, the failed one goes');
-  applyRunEvent(run, ev('step.completed', step('b', 'completed'), 'b'));
-  applyRunEvent(run, ev('run.completed', {}, null, 3000));
+  run = applyRunEvent(run, ev('step.completed', step('b', 'completed'), 'b'));
+  run = applyRunEvent(run, ev('run.completed', {}, null, 3000));
   assert.equal(run.status, 'completed');
   assert.equal(run.error, null);
   assert.deepEqual(Object.keys(run.steps).sort(), ['a', 'b']);

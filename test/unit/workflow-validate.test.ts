@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HubError } from '../../libs/errors/index.ts';
-import { stepTypes, type StepTypeSpec } from '../../libs/workflow/step-types.ts';
+import { createStepRegistry, stepTypes, type StepTypeSpec } from '../../libs/workflow/step-types.ts';
 import { parseWorkflowDefinition } from '../../libs/workflow/validate.ts';
 import type { BranchStep, HttpStep, IteratorStep, RecordSearchStep } from '../../libs/contracts/workflow.ts';
 import { seededRandom as rng } from '../support/random.ts';
@@ -390,13 +390,11 @@ test('code, http and email inputs', () => {
 
 test('the step-type registry is extensible', () => {
   const sleep: StepTypeSpec = {
-    validate(input, ctx) {
-      const v = ctx.fields(input, '', ['ms'], ['ms']);
-      if (typeof v.ms !== 'number' || v.ms < 0) ctx.fail('/ms', 'ms must be a non-negative number');
-      return { input: { ms: v.ms } };
-    },
+    type: 'sleep',
+    description: 'Waits ms milliseconds',
+    inputSchema: () => ({ type: 'object', additionalProperties: false, required: ['ms'], properties: { ms: { type: 'integer', minimum: 0 } } }),
   };
-  const registry = new Map(stepTypes).set('sleep', sleep);
+  const registry = createStepRegistry([...stepTypes.values(), sleep]);
   const body = withSteps([step('nap', 'sleep', { ms: 5 })]);
   refused(body, '/steps/0/type', /unknown step type "sleep"/);
   assert.deepEqual(parseWorkflowDefinition(body, { stepTypes: registry }).steps[0], { id: 'nap', type: 'sleep', input: { ms: 5 } });

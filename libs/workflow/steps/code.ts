@@ -1,7 +1,8 @@
 /**
- * The code step: the user's JavaScript in the QuickJS sandbox (libs/sandbox), with the
- * rendered `input`. It has no effects, so it runs in dry runs too. Output:
- * `{ result, logs? }` (logs only when the code wrote some).
+ * The code step (`{source, input}`: schema, checks and handler): the user's JavaScript
+ * in the QuickJS sandbox (libs/sandbox), with the rendered `input`. It has no effects,
+ * so it runs in dry runs too. Output: `{ result, logs? }` (logs only when the code
+ * wrote some).
  *
  * `source` is never rendered as a template (splicing data into code is how expression
  * sandboxes get escaped): only `input` is, and the code reads it as data.
@@ -11,17 +12,15 @@
  * would make such a key the copy's prototype instead); the engine and templates read it
  * with own-property lookups.
  */
-import { HubError, errorFactory } from '../../errors/index.ts';
+import { HubError, errorFactory, pickErrors } from '../../errors/index.ts';
 import { compileCodeLimits, type CodeLimits, type CodeRunner } from '../../sandbox/code-runner.ts';
 import { hardKillGraceMs } from '../../sandbox/limits.ts';
 import type { StepHandler } from '../interpreter.ts';
 import type { CodeInput } from '../../contracts/workflow.ts';
 import { renderValue } from '../template.ts';
+import type { StepTypeSpec } from '../step-spec.ts';
 
-export const codeStepErrors = {
-  /** The sandbox itself failed (its thread died, the runner was closed): not the code's fault, retried. */
-  CODE_SANDBOX_FAILED: { status: 503, retriable: true },
-} as const;
+export const codeStepErrors = pickErrors('CODE_SANDBOX_FAILED');
 
 const raise = errorFactory(codeStepErrors);
 
@@ -69,3 +68,25 @@ export function createCodeStepHandler(d: CodeStepDeps): StepHandler {
     },
   };
 }
+
+export const code: StepTypeSpec = {
+  type: 'code',
+  description: 'Runs JavaScript in a QuickJS isolate (no network, files or host objects) with `input`; output {result, logs?}',
+  inputSchema: ({ limits }) => ({
+    type: 'object', additionalProperties: false, required: ['source'],
+    properties: {
+      // Never templated: splicing data into code is how expression sandboxes get escaped.
+      source: {
+        type: 'string', maxLength: limits.codeMaxChars, pattern: '\\S', description: 'The body of `async function (input)`; never templated',
+        'x-message': `source must be non-empty JavaScript of at most ${limits.codeMaxChars} characters`,
+      },
+      input: { type: 'object', default: {}, description: 'Values or templates handed to the code', 'x-message': 'input must be an object of values or templates handed to the code' },
+    },
+  }),
+  check(input, ctx) {
+    const data = (input.input ?? {}) as Record<string, unknown>;
+    ctx.templates(data, '/input');
+    return { input: { source: input.source, input: data } };
+  },
+  handler: (d) => createCodeStepHandler({ runner: d.code, ...(d.codeLimits ? { limits: d.codeLimits } : {}) }),
+};

@@ -1,38 +1,25 @@
 /**
- * The email step: asks the notifier to deliver a message (a NotificationRequested on
- * hub.notifications) and waits for the delivery's result (a step.result on hub.runs).
+ * The email step (`{to, cc?, subject, text?, html?}`: schema, checks and handler):
+ * asks the notifier to deliver a message (a NotificationRequested on hub.notifications)
+ * and waits for the delivery's result (a step.result on hub.runs).
  * The notification id is the step's effect id, so the same step executed again after
  * a crash or a timeout asks for the same notification, which the notifier sends once
  * and answers again.
  */
 import type { NotificationRequested } from '../../kafka/events.ts';
-import { HubError, errorFactory } from '../../errors/index.ts';
+import { HubError, errorFactory, pickErrors } from '../../errors/index.ts';
 import type { StepHandler } from '../interpreter.ts';
-import { defaultLimits } from '../step-types.ts';
+import { defaultLimits, textSchema, type JsonSchema, type StepTypeSpec } from '../step-spec.ts';
+import { emailMessage } from '../../contracts/notification.ts';
 
-export const emailStepErrors = {
-  /** A recipient template rendered to something that is not an address. */
-  EMAIL_RECIPIENT_INVALID: { status: 422, retriable: false },
-  EMAIL_CONTENT_INVALID: { status: 422, retriable: false },
-} as const;
+export const emailStepErrors = pickErrors('EMAIL_RECIPIENT_INVALID', 'EMAIL_CONTENT_INVALID');
 const raise = errorFactory(emailStepErrors);
 
 /** A failed delivery, as the notifier reported it: it already retried what could be retried. */
 const deliveryFailed = { status: 502, retriable: false } as const;
 
-/** The same test as the definition's validator (step-types.ts), applied after rendering. */
-const EMAIL = /^[^\s@]{1,64}@[^\s@]+\.[^\s@]{2,}$/;
 /** Under Kafka's default 1 MB message limit, with room for the envelope. */
 const MAX_MESSAGE_BYTES = 900_000;
-
-/** The message as the notifier receives it (NotificationRequested.message, JSON). */
-export interface EmailMessage {
-  to: string[];
-  cc: string[];
-  subject: string;
-  text: string | null;
-  html: string | null;
-}
 
 export interface EmailStepDeps {
   /** Publishes on hub.notifications (acks=all). */
@@ -41,56 +28,6 @@ export interface EmailStepDeps {
   deliveryTimeoutMs: number;
   maxRecipients?: number;
 }
-
-/**
- * Recipients after rendering: an address, or a list whose items are addresses or
- * lists of addresses (a whole template such as "{{trigger.emails}}" renders to one).
- */
-function recipients(value: unknown, path: string, min: number, max: number): string[] {
-  if (value === undefined || value === null) {
-    if (min === 0) return [];
-    throw raise('EMAIL_RECIPIENT_INVALID', 'no recipient: the template rendered to nothing', { path });
-  }
-  const out: string[] = [];
-  const check = (v: unknown, at: string) => {
-    if (typeof v !== 'string' || !EMAIL.test(v.trim())) {
-      const shown = typeof v === 'string' ? `"${v.slice(0, 100)}"` : JSON.stringify(v)?.slice(0, 100) ?? String(v);
-      throw raise('EMAIL_RECIPIENT_INVALID', `recipient ${shown} is not an email address`, { path: at });
-    }
-    out.push(v.trim());
-  };
-  if (!Array.isArray(value)) check(value, path);
-  else value.forEach((item, i) => (Array.isArray(item) ? item.forEach((v, j) => check(v, `${path}/${i}/${j}`)) : check(item, `${path}/${i}`)));
-  if (out.length < min || out.length > max) {
-    throw raise('EMAIL_RECIPIENT_INVALID', `needs ${min} to ${max} recipients, got ${out.length}`, { path });
-  }
-  return out;
-}
-
-function content(value: unknown, path: string, required: boolean): string | null {
-  if (value === undefined || value === null) {
-    if (required) throw raise('EMAIL_CONTENT_INVALID', 'rendered to nothing', { path });
-    return null;
-  }
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  if (typeof value !== 'string') throw raise('EMAIL_CONTENT_INVALID', `must render to text, got ${Array.isArray(value) ? 'an array' : typeof value}`, { path });
-  return value;
-}
-
-/** Checks the rendered input and shapes it as the notifier's message. */
-export function emailMessage(input: unknown, maxRecipients: number): EmailMessage {
-  const v = (typeof input === 'object' && input !== null ? input : {}) as Record<string, unknown>;
-  const to = recipients(v.to, '/to', 1, maxRecipients);
-  const cc = recipients(v.cc, '/cc', 0, maxRecipients);
-  // A line break in a header is how headers get injected; a subject is one line.
-  const subject = (content(v.subject, '/subject', true) as string).replace(/[\r\n]+/g, ' ').trim();
-  if (subject.length === 0) throw raise('EMAIL_CONTENT_INVALID', 'the subject rendered empty', { path: '/subject' });
-  const text = content(v.text, '/text', false);
-  const html = content(v.html, '/html', false);
-  if (text === null && html === null) throw raise('EMAIL_CONTENT_INVALID', 'text and html both rendered to nothing', { path: '/text' });
-  return { to, cc, subject, text, html };
-}
-
 
 export function createEmailStepHandler(deps: EmailStepDeps): StepHandler {
   const maxRecipients = deps.maxRecipients ?? defaultLimits.emailRecipientsMax;
@@ -123,3 +60,38 @@ export function createEmailStepHandler(deps: EmailStepDeps): StepHandler {
     },
   };
 }
+
+/** An address (the notifier's test, contracts/notification.ts) or text holding a template. */
+const RECIPIENT = '^(?:[^\\s@]{1,64}@[^\\s@]+\\.[^\\s@]{2,}|[\\s\\S]*\\{\\{[\\s\\S]*)$';
+const NOT_AN_ADDRESS = '{value} is not an email address';
+
+/** One recipient, or a list of them; a whole template may render to a list. */
+const recipients = (name: string, min: number, max: number): JsonSchema => ({
+  type: ['string', 'array'], maxLength: 320, pattern: RECIPIENT, maxItems: max, ...(min > 0 ? { minItems: min } : {}),
+  items: { type: 'string', maxLength: 320, pattern: RECIPIENT, 'x-message': { default: 'each recipient must be a string of at most 320 characters', pattern: NOT_AN_ADDRESS } },
+  'x-message': { default: `${name} must be an address or an array of ${min} to ${max} addresses (or templates)`, pattern: NOT_AN_ADDRESS },
+});
+
+export const email: StepTypeSpec = {
+  type: 'email',
+  description: 'Asks the notifier to send an email and waits for its delivery; output {messageId, accepted, rejected}',
+  inputSchema: ({ limits }) => ({
+    type: 'object', additionalProperties: false, required: ['to', 'subject'],
+    properties: {
+      to: recipients('to', 1, limits.emailRecipientsMax),
+      cc: recipients('cc', 0, limits.emailRecipientsMax),
+      subject: textSchema(1000),
+      text: textSchema(1_000_000, 'Plain-text body'),
+      html: textSchema(1_000_000, 'HTML body'),
+    },
+    anyOf: [{ required: ['text'] }, { required: ['html'] }],
+    'x-message': { anyOf: 'an email needs text, html or both' },
+  }),
+  check(input, ctx) {
+    const list = (v: unknown) => (typeof v === 'string' ? [v] : v as string[]);
+    for (const key of ['to', 'cc', 'subject', 'text', 'html']) if (input[key] !== undefined) ctx.templates(input[key], `/${key}`);
+    const { to, cc, subject, text, html } = input;
+    return { input: { to: list(to), ...(cc === undefined ? {} : { cc: list(cc) }), subject, ...(text === undefined ? {} : { text }), ...(html === undefined ? {} : { html }) } };
+  },
+  handler: (d) => createEmailStepHandler({ publish: d.publishNotification, deliveryTimeoutMs: d.emailDeliveryTimeoutMs }),
+};

@@ -1,7 +1,8 @@
 /**
- * The http step: one request through the SSRF-guarded client (libs/http), which also
- * applies the step's `retry` (429/5xx, connection failures, timeouts; Retry-After
- * honoured). Decisions:
+ * The http step (`{method, url, headers, query, body?, auth?, timeoutMs, retry, accept?}`:
+ * schema, checks and handler): one request through the SSRF-guarded client (libs/http),
+ * which also applies the step's `retry` (429/5xx, connection failures, timeouts;
+ * Retry-After honoured). Decisions:
  *
  * - Retries: the step's `retry.maxAttempts` is the number of requests the step may make.
  *   Once the client has used them, its error is final for the engine too (retriable:
@@ -24,27 +25,18 @@
  * - Dry run: the request is built (credential resolved, so a missing one fails the dry
  *   run too) and shown, with the credential's header as "[credential <name>]"; nothing is sent.
  */
-import { HubError, errorFactory } from '../../errors/index.ts';
+import { HubError, errorFactory, pickErrors } from '../../errors/index.ts';
 import { HttpStatusError, redactHeaders, redactSecrets, type HttpClient } from '../../http/index.ts';
 import { MAX_WAIT_MS } from '../../http/retry.ts';
-import type { ResolvedCredential } from '../../store/credentials.ts';
 import type { StepHandler, StepRunContext } from '../interpreter.ts';
 import type { HttpInput } from '../../contracts/workflow.ts';
+import { integerSchema, type CredentialResolver, type StepTypeSpec } from '../step-spec.ts';
 
-export const httpStepErrors = {
-  /** `auth.credential` names no credential of the workspace (deleted, or never created). */
-  CREDENTIAL_NOT_FOUND: { status: 422, retriable: false },
-  /** An smtp credential named in an http step. */
-  CREDENTIAL_TYPE_UNSUPPORTED: { status: 422, retriable: false },
-  /** A template rendered to something a request cannot carry (an object as a header…). */
-  HTTP_STEP_INPUT_INVALID: { status: 422, retriable: false },
-} as const;
+export type { CredentialResolver } from '../step-spec.ts';
+
+export const httpStepErrors = pickErrors('CREDENTIAL_NOT_FOUND', 'CREDENTIAL_TYPE_UNSUPPORTED', 'HTTP_STEP_INPUT_INVALID');
 
 const raise = errorFactory(httpStepErrors);
-
-export interface CredentialResolver {
-  resolve(workspaceId: string, name: string): Promise<ResolvedCredential | null>;
-}
 
 export interface HttpStepDeps {
   client: HttpClient;
@@ -187,3 +179,87 @@ export function createHttpStepHandler(d: HttpStepDeps): StepHandler {
     },
   };
 }
+
+const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD'] as const;
+/** Any case ("get" is GET): each letter as a class, since JSON Schema patterns have no flags. */
+const METHOD_PATTERN = `^(?:${HTTP_METHODS.map((m) => [...m].map((c) => `[${c}${c.toLowerCase()}]`).join('')).join('|')})$`;
+/** Secrets belong in stored credentials (`auth.credential`), never in workflow text. */
+const SECRET_HEADERS: ReadonlySet<string> = new Set(['authorization', 'proxy-authorization', 'cookie', 'x-api-key', 'api-key']);
+const ACCEPT_MESSAGE = 'accept must be a list of up to 20 HTTP statuses from 400 to 599 that complete the step instead of failing it';
+
+function absoluteHttpUrl(text: string): boolean {
+  try {
+    return ['http:', 'https:'].includes(new URL(text).protocol);
+  } catch {
+    return false;
+  }
+}
+
+export const http: StepTypeSpec = {
+  type: 'http',
+  description: 'One HTTP request through the SSRF guard, retrying 429 and 5xx per `retry`; output {status, headers, body}',
+  inputSchema: ({ limits }) => ({
+    type: 'object', additionalProperties: false, required: ['method', 'url'],
+    properties: {
+      method: { type: 'string', pattern: METHOD_PATTERN, description: `${HTTP_METHODS.join(', ')} (any case)`, 'x-message': `method must be one of ${HTTP_METHODS.join(', ')}` },
+      url: { type: 'string', minLength: 1, maxLength: 8000, description: 'An absolute http(s) URL; may hold templates' },
+      headers: {
+        type: 'object', default: {}, description: 'Header names to strings or templates; credentials go in `auth`',
+        propertyNames: { type: 'string', pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$", 'x-message': '{value} is not a valid header name' },
+        additionalProperties: { type: 'string', maxLength: 8000, 'x-message': 'header values must be strings of at most 8000 characters' },
+        'x-message': 'headers must be an object of header names to strings',
+      },
+      query: {
+        type: 'object', default: {}, description: 'Query parameters (a whole template may render to an array: repeated)',
+        additionalProperties: { type: ['string', 'number', 'boolean'], 'x-message': 'query values must be strings, numbers or booleans' },
+        'x-message': 'query must be an object of parameter names to strings, numbers or booleans',
+      },
+      body: { description: 'The JSON body (not for GET or HEAD); may hold templates' },
+      auth: {
+        type: 'object', additionalProperties: false, required: ['credential'],
+        properties: { credential: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,200}$', 'x-message': 'credential must be the id of a stored credential (letters, digits, _ . : -)' } },
+      },
+      timeoutMs: integerSchema(100, limits.httpTimeoutMaxMs, 10_000, 'Per request'),
+      retry: {
+        type: 'object', additionalProperties: false, default: { maxAttempts: 1, backoffMs: 1000 },
+        properties: {
+          maxAttempts: integerSchema(1, limits.httpRetryMaxAttempts, 1, 'Requests the step may make (429, 5xx, timeouts)'),
+          backoffMs: integerSchema(0, 60_000, 1000, 'First wait, doubled each time; Retry-After wins'),
+        },
+      },
+      accept: {
+        type: 'array', maxItems: 20, description: 'Error statuses that complete the step with their answer instead of failing it',
+        items: { type: 'integer', minimum: 400, maximum: 599, 'x-report-on-parent': true, 'x-message': ACCEPT_MESSAGE },
+        'x-message': ACCEPT_MESSAGE,
+      },
+    },
+  }),
+  check(input, ctx) {
+    const v = input as Partial<Record<keyof HttpInput, unknown>> & { method: string; url: string };
+    const method = v.method.toUpperCase() as HttpInput['method'];
+    ctx.templates(v.url, '/url');
+    if (!v.url.includes('{{') && !absoluteHttpUrl(v.url)) ctx.fail('/url', 'url must be an absolute http(s) URL (or a template)');
+    const headers = (v.headers ?? {}) as Record<string, string>;
+    for (const name of Object.keys(headers)) {
+      if (SECRET_HEADERS.has(name.toLowerCase())) ctx.fail(`/headers/${esc(name)}`, `${name} carries a secret: store it as a credential and name it in auth.credential`);
+    }
+    ctx.templates(headers, '/headers');
+    const query = (v.query ?? {}) as Record<string, unknown>;
+    ctx.templates(query, '/query');
+    if (v.body !== undefined) {
+      if (method === 'GET' || method === 'HEAD') ctx.fail('/body', `${method} requests have no body`);
+      ctx.templates(v.body, '/body');
+    }
+    const retry = v.retry as { maxAttempts?: number; backoffMs?: number } | undefined;
+    return {
+      input: {
+        method, url: v.url, headers, query,
+        ...(v.body === undefined ? {} : { body: v.body }), ...(v.auth === undefined ? {} : { auth: { credential: (v.auth as { credential: string }).credential } }),
+        timeoutMs: (v.timeoutMs as number | undefined) ?? 10_000,
+        retry: { maxAttempts: retry?.maxAttempts ?? 1, backoffMs: retry?.backoffMs ?? 1000 },
+        ...(v.accept === undefined ? {} : { accept: v.accept }),
+      },
+    };
+  },
+  handler: (d) => createHttpStepHandler({ client: d.http, credentials: d.credentials }),
+};

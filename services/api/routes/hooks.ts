@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ApiDeps } from '../deps.ts';
 import { raise } from '../../../libs/http-server/errors.ts';
 import { principalOf, type Principal } from '../../../libs/http-server/auth.ts';
-import { parseHookDefinition } from '../../../libs/contracts/hook-body.ts';
+import { expectedBodySchema, parseHookDefinition } from '../../../libs/contracts/hook-body.ts';
 import { isHookId, newHookId, type HookDocument, type HookSecret } from '../../../libs/store/hooks.ts';
 
 const ROTATION_GRACE_S = 24 * 60 * 60;
@@ -43,13 +43,7 @@ export function hookRoutes(app: FastifyInstance, d: ApiDeps): void {
         properties: {
           name: { type: 'string', maxLength: 200 },
           methods: { type: 'array', minItems: 1, maxItems: 2, items: { type: 'string', pattern: '^([Pp][Oo][Ss][Tt]|[Gg][Ee][Tt])$', description: 'POST or GET' }, default: ['POST'] },
-          expectedBody: {
-            type: 'object', maxProperties: 200, propertyNames: { minLength: 1, maxLength: 100 },
-            additionalProperties: {
-              type: 'object', required: ['type'], additionalProperties: false,
-              properties: { type: { type: 'string', enum: ['string', 'number', 'boolean', 'object', 'array'] }, required: { type: 'boolean' }, format: { type: 'string', enum: ['email', 'uri', 'date-time'], description: 'string fields only' } },
-            },
-          },
+          expectedBody: expectedBodySchema,
           secret: { type: ['string', 'null'], minLength: 16, maxLength: 200, description: 'Standard Webhooks secret (whsec_<base64>); deliveries must then be signed' },
         },
       },

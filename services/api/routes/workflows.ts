@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifySchemaCompiler } from 'fastify';
 import type { ApiDeps } from '../deps.ts';
 import { raise } from '../../../libs/http-server/errors.ts';
 import { principalOf, type Principal } from '../../../libs/http-server/auth.ts';
-import { parseWorkflowDefinition } from '../../../libs/workflow/validate.ts';
+import { parseWorkflowDefinition, workflowDefinitionSchema } from '../../../libs/workflow/validate.ts';
 import type { WorkflowDefinition } from '../../../libs/contracts/workflow.ts';
 import { externalEnvelope } from '../../../libs/kafka/envelope.ts';
 import type { WorkflowChanged } from '../../../libs/kafka/events.ts';
@@ -33,16 +33,14 @@ function withoutSecret(def: WorkflowDefinition): { definition: WorkflowDefinitio
 export function workflowRoutes(app: FastifyInstance, d: ApiDeps): void {
   const tags = ['workflows'];
   const params = { type: 'object', required: ['workflowId'], properties: { workflowId: { type: 'string' } } } as const;
-  // The outline; libs/workflow/validate.ts checks the rest (trigger and step inputs by type) and names the path.
-  const definition = {
-    type: 'object', required: ['name', 'trigger', 'steps'], additionalProperties: false,
-    properties: {
-      name: { type: 'string', maxLength: 200 },
-      trigger: { type: 'object', required: ['type'], properties: { type: { type: 'string', description: 'record.created | record.updated | record.deleted | webhook | schedule | manual' } } },
-      steps: { type: 'array', items: { type: 'object', required: ['id', 'type'], properties: { id: { type: 'string' }, type: { type: 'string' }, input: { type: 'object' } } } },
-    },
-  } as const;
-  const saving = { auth: 'workspace', invalidBody: 'WORKFLOW_INVALID' } as const;
+  // The schema parseWorkflowDefinition validates with, for /docs. The handler is the one
+  // to apply it: its 400s (WORKFLOW_INVALID) name the path its own way, so the route's
+  // validation skips the body (and still checks the path parameter).
+  app.addSchema(workflowDefinitionSchema());
+  const body = { $ref: 'WorkflowDefinition#' } as const;
+  const shared = app.validatorCompiler!;
+  const validatorCompiler: FastifySchemaCompiler<unknown> = (route) => (route.httpPart === 'body' ? () => true : shared(route));
+  const saving = { auth: 'workspace' } as const;
 
   const own = async (principal: Principal, workflowId: string) => {
     const w = isWorkflowId(workflowId) ? await d.workflows.get(workflowId) : null;
@@ -93,7 +91,7 @@ export function workflowRoutes(app: FastifyInstance, d: ApiDeps): void {
     d.log.info({ workspaceId: principal.workspaceId, workflowId, version }, 'workflow saved');
     return state;
   };
-  app.post('/v1/workflows', { config: saving, schema: { tags, summary: 'Create a workflow: {"name", "trigger", "steps"} → version 1, draft', body: definition } }, async (request, reply) => {
+  app.post('/v1/workflows', { config: saving, validatorCompiler, schema: { tags, summary: 'Create a workflow: {"name", "trigger", "steps"} → version 1, draft', body } }, async (request, reply) => {
     const principal = principalOf(request);
     const state = await saveVersion(principal, null, request.body);
     return reply.code(201).send({ workflowId: state._id, version: state.version, status: state.status });
@@ -108,7 +106,7 @@ export function workflowRoutes(app: FastifyInstance, d: ApiDeps): void {
     const versions = await d.workflows.versions(w._id);
     return { ...stateView(w, d.publicUrl), versions: versions.map((v) => ({ version: v.version, definition: v.definition, createdAt: v.createdAt.toISOString() })) };
   });
-  app.put('/v1/workflows/:workflowId', { config: saving, schema: { tags, summary: 'Save a new version (an active workflow keeps running its active version until activated again)', params, body: definition } }, async (request) => {
+  app.put('/v1/workflows/:workflowId', { config: saving, validatorCompiler, schema: { tags, summary: 'Save a new version (an active workflow keeps running its active version until activated again)', params, body } }, async (request) => {
     const principal = principalOf(request);
     const w = await own(principal, (request.params as { workflowId: string }).workflowId);
     const state = await saveVersion(principal, w, request.body);

@@ -3,6 +3,7 @@ import type { Db } from 'mongodb';
 import type { CollectionSpec } from '../../../libs/store/mongo.ts';
 import { isDuplicateKey, storeError } from '../../../libs/store/errors.ts';
 import { raise } from '../../../libs/http-server/errors.ts';
+import { sleep } from '../../../libs/time/sleep.ts';
 
 /**
  * Remembers which ids were accepted (published to Kafka), so a producer's retry is
@@ -48,8 +49,6 @@ export interface LedgerOptions {
   /** How long a request waits for another in-flight request carrying the same id. */
   waitForInFlightMs: number;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function createAcceptedIdLedger(db: Db, options: LedgerOptions): AcceptedIdLedger {
   const ids = db.collection<AcceptedId>('accepted_ids');

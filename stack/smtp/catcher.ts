@@ -1,11 +1,13 @@
 import type { AddressInfo } from 'node:net';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
-import { sleep } from './base.ts';
+import { sleep } from '../../libs/time/sleep.ts';
 
 /**
- * An SMTP capture server for the hub's notifier ("send email" steps): a real SMTP server
- * (smtp-server) on 127.0.0.1 that parses each message (mailparser) and keeps it in memory.
+ * The one mail catcher: the local stack's (stack/smtp/server.ts, which keeps messages on
+ * disk and lists them over HTTP) and the tests' capture for the notifier's emails. A real
+ * SMTP server (smtp-server) on 127.0.0.1 that parses each message (mailparser) and keeps
+ * it in memory; never a relay.
  *
  * - With `user`/`pass`, AUTH PLAIN and LOGIN are required and checked (535 when wrong);
  *   without them, auth is optional and any credentials are accepted.
@@ -47,6 +49,8 @@ export interface SmtpCaptureOptions {
   port?: number;
   /** Largest accepted message in bytes (default 10 MiB). */
   maxSize?: number;
+  /** Called with each accepted message, as received and as parsed (e.g. to keep it on disk). */
+  onMessage?(raw: Buffer, message: CapturedMessage): void;
 }
 
 export interface SmtpCapture {
@@ -124,7 +128,7 @@ export async function startSmtpCapture(options: SmtpCaptureOptions = {}): Promis
           callback(new SmtpReplyError(first.failure.message, first.failure.code));
           return;
         }
-        messages.push({
+        const message: CapturedMessage = {
           from: addresses(mail.from)[0] ?? '',
           to: addresses(mail.to),
           cc: addresses(mail.cc),
@@ -138,7 +142,9 @@ export async function startSmtpCapture(options: SmtpCaptureOptions = {}): Promis
           attachments: mail.attachments.map((a) => ({ filename: a.filename, contentType: a.contentType, size: a.size })),
           date: mail.date,
           raw: raw.toString('utf8'),
-        });
+        };
+        messages.push(message);
+        options.onMessage?.(raw, message);
         callback();
       }, (err: unknown) => callback(new SmtpReplyError(`Message could not be parsed: ${(err as Error).message}`, 554)));
     });
@@ -151,7 +157,7 @@ export async function startSmtpCapture(options: SmtpCaptureOptions = {}): Promis
     authOptional: !needAuth,
     authMethods: ['PLAIN', 'LOGIN'],
     size: options.maxSize ?? 10 * 1024 * 1024,
-    banner: 'crm-hub test SMTP capture',
+    banner: 'crm-hub mail catcher',
     logger: false,
     closeTimeout: 500,
     onAuth(auth, _session, callback) {

@@ -1,7 +1,7 @@
 /**
  * Which offset of a partition may be committed when messages finish out of order
- * (many runs in flight at once): everything before the oldest unfinished message.
- * After a crash the group restarts there, so an unfinished run is picked up again.
+ * (many in flight at once): everything before the oldest unfinished message. After a
+ * crash the group restarts there, so unfinished work is picked up again.
  */
 export class PartitionOffsets {
   /** Offsets begun, oldest first, with whether each is finished. */
@@ -25,7 +25,7 @@ export class PartitionOffsets {
     }
   }
 
-  /** A message needing no work (an event this executor wrote): finished as soon as seen. */
+  /** A message needing no work: finished as soon as seen. */
   skip(offset: string): void {
     this.begin(offset);
     this.end(offset);
