@@ -64,8 +64,9 @@ export async function installForwarding(app: FastifyInstance, d: IngressDeps): P
 export function forwardUnmatched(d: IngressDeps, routes: RouteTable) {
   const unavailable = (reply: FastifyReply, why: string) => {
     d.metrics.rejected.inc({ code: 'API_UNAVAILABLE' });
+    // The client learns that the control plane is away; where it runs and why stays in our logs.
     d.log.warn({ url: d.api.url, why }, 'api unavailable');
-    return sendError(reply, Object.assign(raise('API_UNAVAILABLE', `the api (control plane) did not answer: ${why}; retry shortly`), { retryAfterS: RETRY_AFTER_S }));
+    return sendError(reply, Object.assign(raise('API_UNAVAILABLE', 'the api (control plane) did not answer; the hot path (events, webhooks) still works; retry shortly'), { retryAfterS: RETRY_AFTER_S }));
   };
 
   return (request: FastifyRequest, reply: FastifyReply) => {
