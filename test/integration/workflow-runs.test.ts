@@ -421,3 +421,29 @@ test('dry run with code, http and email steps: code runs, the request and the em
     server.close();
   }
 });
+
+test('runs pages never skip or repeat a run, even when many share a queuedAt', async () => {
+  const workflowId = await hub.activate({ name: 'Bulk listed', trigger: { type: 'manual', availability: 'bulk', object: 'bulked' }, steps: [{ id: 'n', type: 'record.create', input: { object: 'bulked_log', values: { of: '{{trigger.record.id}}' } } }] });
+  const recordIds = Array.from({ length: 25 }, (_, i) => `b${i}`);
+  await hub.sendRecords(recordIds.map((id) => ({ type: 'record.created', object: 'bulked', recordId: id, record: { n: id } })));
+  await eventually('records projected', async () => (await Promise.all(recordIds.map((id) => hub.t.store.db.collection('records').findOne({ workspaceId: hub.workspaceId, object: 'bulked', recordId: id })))).every(Boolean), 30_000);
+  // One request: every run is queued at the same instant.
+  const started = (await hub.call('POST', `/v1/workflows/${workflowId}/runs`, { recordIds })).json() as { runIds: string[] };
+  assert.equal(started.runIds.length, 25);
+  const listed: string[] = [];
+  let cursor: string | null = null;
+  let pages = 0;
+  do {
+    const res = await hub.call('GET', `/v1/workflows/${workflowId}/runs?limit=4${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    assert.equal(res.statusCode, 200, res.body);
+    const page = res.json() as { runs: { runId: string; queuedAt: string }[]; nextCursor: string | null };
+    listed.push(...page.runs.map((r) => r.runId));
+    cursor = page.nextCursor;
+    pages += 1;
+  } while (cursor !== null && pages < 20);
+  assert.equal(listed.length, 25, 'no run repeated or skipped');
+  assert.deepEqual([...listed].sort(), [...started.runIds].sort());
+  const bad = await hub.call('GET', `/v1/workflows/${workflowId}/runs?cursor=not-ours`);
+  assert.equal(bad.statusCode, 400);
+  assert.equal(bad.json().error.path, '/query/cursor');
+});
