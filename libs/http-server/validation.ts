@@ -7,6 +7,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import formats from 'ajv-formats';
 import type { HubError } from '../errors/index.ts';
 import { raise } from './errors.ts';
+import { escapePointer as escape, unescapePointer as unescape } from '../json/index.ts';
 
 type HttpPart = 'body' | 'querystring' | 'params' | 'headers';
 
@@ -48,8 +49,6 @@ export function createValidatorCompiler(shared: () => Record<string, unknown>) {
   };
 }
 
-const unescape = (segment: string) => segment.replace(/~1/g, '/').replace(/~0/g, '~');
-const escape = (key: string) => key.replace(/~/g, '~0').replace(/\//g, '~1');
 const depth = (e: ErrorObject) => (e.instancePath === '' ? 0 : e.instancePath.split('/').length - 1) + (e.keyword === 'required' || e.keyword === 'additionalProperties' ? 1 : 0);
 /** Among equally deep errors: one about a field that is there says more than one about a field that is missing. */
 const weight: Record<string, number> = { additionalProperties: 3, type: 1, required: 0 };

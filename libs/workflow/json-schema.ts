@@ -16,6 +16,7 @@
  * order they are written.
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { escapePointer, isPlainObject, kindOf, unescapePointer } from '../json/index.ts';
 
 export type JsonSchema = { [keyword: string]: unknown };
 
@@ -33,15 +34,10 @@ export function compileSchema(schema: JsonSchema): ValidateFunction {
   return ajv.compile(schema);
 }
 
-const esc = (key: string): string => key.replace(/~/g, '~0').replace(/\//g, '~1');
-const unesc = (token: string): string => token.replace(/~1/g, '/').replace(/~0/g, '~');
-const pointer = (tokens: readonly string[]): string => tokens.map((t) => `/${esc(t)}`).join('');
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const unesc = unescapePointer;
+const pointer = (tokens: readonly string[]): string => tokens.map((t) => `/${escapePointer(t)}`).join('');
+const isObject = isPlainObject;
 const has = (v: unknown, key: string): boolean => isObject(v) && Object.prototype.hasOwnProperty.call(v, key);
-
-export function kindOf(value: unknown): string {
-  return value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
-}
 
 function show(value: unknown): string {
   const text = JSON.stringify(value) ?? String(value);
