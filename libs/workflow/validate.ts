@@ -28,7 +28,8 @@ import type { ValidateFunction } from 'ajv';
 import { HubError } from '../errors/index.ts';
 import type { Step, WorkflowDefinition } from '../contracts/workflow.ts';
 import { checkRule, fail } from './checks.ts';
-import { compileSchema, firstProblem, type JsonSchema } from './json-schema.ts';
+import { compileSchema, type JsonSchema } from '../schema/compile.ts';
+import { schemaProblem } from '../schema/problem.ts';
 import { defaultLimits, stepTypes as defaultStepTypes, type StepContext, type StepRegistry, type WorkflowLimits } from './step-types.ts';
 import { checkTrigger, triggerSchema } from './triggers.ts';
 import { forEachTemplate, parseTemplate } from './template.ts';
@@ -42,7 +43,6 @@ export interface ParseOptions {
 
 /** Nesting levels of the body; deeper is refused before anything recurses into it. */
 const BODY_MAX_DEPTH = 64;
-
 
 /**
  * The JSON Schema of a workflow definition (with these step types and limits): add it
@@ -237,7 +237,8 @@ export function parseWorkflowDefinition(body: unknown, options: ParseOptions = {
   const data = structuredClone(body) as { name: string; trigger: Record<string, unknown>; steps: RawStep[] };
   const validate = validatorFor(registry, limits);
   if (!validate(data)) {
-    const problem = firstProblem(validate.errors ?? [], data);
+    // The author wrote the definition: a message may quote it.
+    const problem = schemaProblem(validate.errors ?? [], { data, showValues: true, describe: true, root: 'the definition' });
     fail(problem.path, problem.message);
   }
   const trigger = checkTrigger(data.trigger);
