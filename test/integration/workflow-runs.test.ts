@@ -11,6 +11,7 @@ import { readTopic } from '../support/topic.ts';
 import { topics } from '../../libs/kafka/topics.ts';
 import type { RecordChanged } from '../../libs/kafka/events.ts';
 import { createRecordReader } from '../../libs/store/records.ts';
+import { sleep } from '../../libs/time/sleep.ts';
 
 let hub: WorkflowHub;
 before(async () => { hub = await startWorkflowHub('wfruns'); });
@@ -167,7 +168,7 @@ test('manual runs: single, bulk (one run per record) and global; Idempotency-Key
     assert.equal(res.statusCode, status, `${JSON.stringify(body)}: ${res.body}`);
     assert.equal((res.json() as { error: { path: string } }).error.path, path);
   }
-  await new Promise((r) => setTimeout(r, 500));
+  await sleep(500);
   assert.equal((await hub.runsOf(bulk)).length, 3, 'refused requests started no run');
   const notManual = await hub.activate({ name: 'Not manual', trigger: { type: 'record.created', object: 'zzz' }, steps: [{ id: 'x', type: 'record.create', input: { object: 'zzz2', values: { a: 1 } } }] });
   const refused = await hub.call('POST', `/v1/workflows/${notManual}/runs`, {});
@@ -252,7 +253,7 @@ test('dry run of the draft: record writes are computed and shown, not performed'
   const wouldPublish = body.steps[1]!.output.dryRun!.wouldPublish;
   assert.equal(wouldPublish.type, 'record.created');
   assert.deepEqual(JSON.parse(wouldPublish.record!), { owner: 'Sam', companies: 1 });
-  await new Promise((r) => setTimeout(r, 300));
+  await sleep(300);
   assert.equal((await readTopic<RecordChanged>(hub.runtime, hub.runtime.topic(topics.records))).length, before, 'nothing was published');
   assert.equal(await hub.t.store.db.collection('records').countDocuments({ object: 'dry_things' }), 0);
 
@@ -302,7 +303,7 @@ test('the loop guard stops a workflow that keeps triggering itself at the config
     const list = await hub.runsOf(workflowId);
     return list.some((r) => r.status === 'failed') ? list : null;
   }, 60_000);
-  await new Promise((r) => setTimeout(r, 1000));
+  await sleep(1000);
   const all = await hub.runsOf(workflowId);
   assert.equal(all.length, 6, 'depths 0 to 5, then nothing more');
   assert.deepEqual(all.map((r) => r.depth).sort(), [0, 1, 2, 3, 4, 5]);

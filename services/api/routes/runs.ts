@@ -17,8 +17,8 @@ import { isRunId, runStatuses, type RunStatus, type StepRecord } from '../../../
 import { executeRun } from '../../../libs/workflow/interpreter.ts';
 import { runRequested, type WorkflowVersionRef } from '../../../libs/workflow/run-requests.ts';
 import { recordView } from '../../../libs/workflow/steps/records.ts';
+import { isPlainObject } from '../../../libs/json/index.ts';
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const BULK_MAX = 1000;
 
 function stepsInOrder(steps: Record<string, StepRecord>): StepRecord[] {
