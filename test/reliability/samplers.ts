@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { Admin } from 'kafkajs';
 import type { E2EHub } from '../support/e2e-hub.ts';
-import { testLogger } from '../support/env.ts';
+import { createLogger } from '../../libs/log/index.ts';
 import { startKafkaRuntime, type KafkaRuntime } from '../../libs/kafka/runtime.ts';
 import { topics } from '../../libs/kafka/topics.ts';
 
@@ -40,7 +40,8 @@ export function startConsumerLagSampler(hub: E2EHub, everyMs = 2000): LagSampler
   let max = 0;
   let stopped = false;
   void (async () => {
-    const runtime = await startKafkaRuntime(hub.config, testLogger('reliability-lag'));
+    // Silent: during a broker outage every sample fails, which the scenario expects.
+    const runtime = await startKafkaRuntime(hub.config, createLogger({ service: 'reliability-lag', level: 'silent' }));
     const admin = runtime.kafka.admin();
     try {
       await admin.connect();
