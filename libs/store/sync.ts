@@ -91,7 +91,7 @@ export function createSyncConnectionStore(db: Db): SyncConnectionStore {
 
 // ---- the reconciler's projections ----------------------------------------------------
 
-export type LinkRecordState = 'in-sync' | 'failing' | 'deleted';
+export type LinkRecordState = 'in-sync' | 'failing' | 'deleted' | 'excluded';
 export type UnlinkedState = 'excluded' | 'failing' | 'creating';
 export type RecordState = 'in-sync' | 'excluded' | 'failing' | 'deleted';
 export const recordStates: readonly RecordState[] = ['in-sync', 'excluded', 'failing', 'deleted'];
@@ -136,6 +136,8 @@ export interface ObjectStateDocument {
   connectionId: string;
   object: string;
   phase: 'initial-sync' | 'running' | 'failed';
+  /** The initial sync finished once (a later activation after a failure goes straight to running). */
+  initialDone: boolean;
   error: RecordReason | null;
   cursors: { changed: string | null; deleted: string | null };
   polledAt: number;
@@ -143,6 +145,8 @@ export interface ObjectStateDocument {
   /** Change latencies of the last hour: when (epoch ms) and how long (ms), in two arrays. */
   sampleAt: number[];
   sampleMs: number[];
+  /** Ids of the last steps carried out (initial sync, passes): a step delivered twice is done once. */
+  steps?: string[];
   updatedAt: Date;
 }
 
@@ -187,13 +191,13 @@ export function createSyncStateReader(db: Db): SyncStateReader {
       return out;
     },
     async records(connectionId, o) {
-      const order: ('l' | 'u')[] = o.state === 'in-sync' || o.state === 'deleted' ? ['l'] : o.state === 'excluded' ? ['u'] : ['l', 'u'];
+      const order: ('l' | 'u')[] = o.state === 'in-sync' || o.state === 'deleted' ? ['l'] : ['l', 'u'];
       const out: SyncRecordView[] = [];
       let started = o.cursor === undefined;
       for (const c of order) {
         if (!started && o.cursor?.c !== c) continue;
         const filter: Record<string, unknown> = { connectionId, ...(o.objects ? { object: { $in: [...o.objects] } } : {}) };
-        filter.state = o.state ? o.state : c === 'u' ? { $in: ['excluded', 'failing'] } : { $in: ['in-sync', 'failing', 'deleted'] };
+        filter.state = o.state ? o.state : c === 'u' ? { $in: ['excluded', 'failing'] } : { $in: ['in-sync', 'failing', 'deleted', 'excluded'] };
         if (!started && o.cursor) filter._id = { $gt: o.cursor.after };
         started = true;
         const want = o.limit + 1 - out.length;

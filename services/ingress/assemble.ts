@@ -15,6 +15,8 @@ import { buildIngressApp } from './app.ts';
 import type { IngressDeps } from './deps.ts';
 import { createIngressMetrics } from './metrics.ts';
 import { createAcceptedIdLedger, ledgerCollections } from './store/accepted-ids.ts';
+import { createSyncConnectionStore } from '../../libs/store/sync.ts';
+import { createCredentialStore } from '../../libs/store/credentials.ts';
 
 export type IngressConfig = ConfigOf<typeof ingressConfigSpec>;
 
@@ -37,6 +39,8 @@ export async function assembleIngress(o: { config: IngressConfig; log: Logger; s
     hooks: createHookStore(store.db),
     ledger,
     secrets: o.secrets,
+    sync: { connections: createSyncConnectionStore(store.db), credentials: createCredentialStore(store.db, o.secrets), inboundTopic: runtime.topic(topics.syncInbound) },
+    publicUrl: config.publicUrl.replace(/\/$/, ''),
     auth: createAuthenticator(createWorkspaceStore(store.db), config.authCacheMs),
     limiter: createRateLimiter(config.rateLimitPerSecond, config.rateLimitBurst),
     metrics: createIngressMetrics(),

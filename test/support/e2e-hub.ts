@@ -18,7 +18,7 @@ import { eventually } from './env.ts';
 import { startSmtpCapture, type SmtpCapture } from '../../stack/smtp/catcher.ts';
 import { freePort } from './net.ts';
 
-export const hubServices = ['ingress', 'api', 'record-projector', 'trigger-matcher', 'action-executor', 'notifier'] as const;
+export const hubServices = ['ingress', 'api', 'record-projector', 'trigger-matcher', 'action-executor', 'notifier', 'sync-reconciler'] as const;
 
 export interface ApiAnswer { status: number; body: unknown }
 
