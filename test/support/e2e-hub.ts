@@ -31,6 +31,8 @@ export interface E2EHub {
   apiKey: string;
   services: Map<string, ServiceProcess>;
   api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiAnswer>;
+  /** Another workspace of the same hub, with its own key. */
+  newWorkspace(name: string): Promise<{ workspaceId: string; apiKey: string; api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiAnswer> }>;
   /** Imports examples/<file> with these variables and activates it; returns the workflow id and its hook URL, if any. */
   importExample(file: string, vars: Record<string, string>): Promise<{ workflowId: string; hookUrl: string | null }>;
   credential(body: Record<string, unknown>): Promise<void>;
@@ -117,6 +119,10 @@ export async function startE2EHub(label: string, extraEnv: Record<string, string
 
   const hub: E2EHub = {
     url, config, store, smtp, workspaceId: ws.workspaceId, apiKey: ws.apiKey, services, api,
+    async newWorkspace(name) {
+      const other = (await raw('POST', '/v1/admin/workspaces', adminToken, { name })).body as { workspaceId: string; apiKey: string };
+      return { ...other, api: (method: string, path: string, body?: unknown, headers?: Record<string, string>) => raw(method, path, other.apiKey, body, headers) };
+    },
     async importExample(file, vars) {
       const example = parseExample(readFileSync(`examples/${file}`, 'utf8'));
       const created = await api('POST', '/v1/workflows', instantiate(example, vars));
