@@ -9,7 +9,7 @@
 import type { EachBatchPayload, KafkaMessage } from 'kafkajs';
 import type { OutgoingEvent } from './producer.ts';
 import { publishIsolating } from './publish-isolating.ts';
-import { decodeMessage, heartbeatAfterWait, parkDurably, type BatchHold, type ConsumedMessage, type ConsumerContext } from './consume-message.ts';
+import { decodeMessage, heartbeatAfterWait, membershipLost, parkDurably, type BatchHold, type ConsumedMessage, type ConsumerContext } from './consume-message.ts';
 import type { ModeDriver } from './consumer.ts';
 import { HubError, errorMessage, isRetriable } from '../errors/index.ts';
 import { retry, RetryAbandoned } from '../time/retry.ts';
@@ -94,6 +94,8 @@ export function eachBatchMode<T>(c: ConsumerContext, mode: BatchMode<T>): ModeDr
           backoff: { initialMs: c.retry.initialDelayMs, maxMs: c.retry.maxDelayMs },
           active,
           signal: c.signal,
+          // Out of the group: kafkajs rejoins, and the batch comes again to whoever owns it.
+          again: (err) => !membershipLost(err),
           onRetry: (err, attempt, delayMs) => c.log.warn({ topic: batch.topic, partition: batch.partition, attempt, delayMs, retriable: isRetriable(err), err: errorMessage(err) }, 'a batch failed; retrying'),
         });
       } catch (err) {

@@ -5,7 +5,7 @@
  * that lets http steps reach the tests' emulators on 127.0.0.1. Talks to it over HTTP
  * like a user.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { baseConfigSpec, readConfig, type BaseConfig } from '../../libs/config/index.ts';
 import { connectStore, type Store } from '../../libs/store/mongo.ts';
 import { createRecordReader, type RecordDocument } from '../../libs/store/records.ts';
@@ -172,6 +172,9 @@ export async function startE2EHub(label: string, extraEnv: Record<string, string
     async close() {
       closing = true;
       await Promise.all([...services.values()].map((s) => s.kill('SIGTERM')));
+      // HUB_E2E_LOG_DIR keeps each service's output (what it logged) for a look after the test.
+      const dir = process.env.HUB_E2E_LOG_DIR;
+      if (dir) for (const [name, s] of services) writeFileSync(`${dir}/${label}.${name}.log`, s.output());
       await smtp.close();
       await store.db.dropDatabase().catch(() => undefined);
       await store.close();
