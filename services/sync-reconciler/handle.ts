@@ -69,11 +69,8 @@ async function handlePair(group: readonly ConsumedMessage<SyncInbound>[], d: Pai
     return p.events;
   }
   p.connector = h.connectors.connectorOf(c, secret);
-  for (let i = 0; i < group.length;) {
-    const type = group[i]!.value.type;
-    let j = i + 1;
-    if (type === 'hub.changed' || type === 'app.changed') while (j < group.length && group[j]!.value.type === type) j++;
-    const run = group.slice(i, j);
+  for (const run of runsOf(group)) {
+    const type = run[0]!.value.type;
     p.cause = run.at(-1)!.value;
     try {
       await handleRun(p, d, run);
@@ -87,7 +84,6 @@ async function handlePair(group: readonly ConsumedMessage<SyncInbound>[], d: Pai
       }
       d.log.warn({ connectionId: c.connectionId, object, type, code: err.code, err: errorMessage(err) }, 'sync work refused');
     }
-    i = j;
   }
   // Follow-up work is published before the steps are recorded as done: a crash in between
   // runs a step again (it is idempotent), never leaves a chain without its next step.
@@ -95,6 +91,35 @@ async function handlePair(group: readonly ConsumedMessage<SyncInbound>[], d: Pai
   d.state.addSamples(p.objState, p.samples, d.now());
   await d.state.putObjectState(p.objState);
   return p.events;
+}
+
+const isChange = (m: ConsumedMessage<SyncInbound>) => m.value.type === 'hub.changed' || m.value.type === 'app.changed';
+
+/**
+ * The pair's messages as runs handled one after the other: between two other messages
+ * (steps, polls, resync…), which keep their place, every hub change goes in one run and
+ * every app change in another, so each side costs one batch of app calls however the
+ * two sides interleave on the topic (at 20 changes/s each way they alternate, and runs
+ * of one message would spend the app's rate limit a request or two per change). Each
+ * change is decided against the link and a fresh read of the other side, so its order
+ * against the other side's changes in the same batch does not matter.
+ */
+export function runsOf(group: readonly ConsumedMessage<SyncInbound>[]): ConsumedMessage<SyncInbound>[][] {
+  const runs: ConsumedMessage<SyncInbound>[][] = [];
+  let hub: ConsumedMessage<SyncInbound>[] = [];
+  let app: ConsumedMessage<SyncInbound>[] = [];
+  const flush = () => {
+    if (hub.length > 0) runs.push(hub);
+    if (app.length > 0) runs.push(app);
+    hub = [];
+    app = [];
+  };
+  for (const m of group) {
+    if (!isChange(m)) { flush(); runs.push([m]); continue; }
+    (m.value.type === 'hub.changed' ? hub : app).push(m);
+  }
+  flush();
+  return runs;
 }
 
 async function handleRun(p: Pair, d: PairDeps, run: readonly ConsumedMessage<SyncInbound>[]): Promise<void> {

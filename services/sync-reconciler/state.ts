@@ -27,12 +27,15 @@ export interface SyncState {
   linksInState(connectionId: string, object: string, state: LinkDocument['state'], limit: number): Promise<LinkDocument[]>;
   /** Inserts a new link (its app id claimed first); false when either side is linked already. */
   insertLink(doc: LinkDocument): Promise<boolean>;
+  /** insertLink for many (one insertMany per collection; the ones that collide take insertLink's slow path); one answer per doc. */
+  insertLinks(docs: readonly LinkDocument[]): Promise<boolean[]>;
   putLink(doc: LinkDocument): Promise<void>;
   removeLink(doc: LinkDocument): Promise<void>;
   unlinked(connectionId: string, object: string, side: 'hub' | 'app', id: string): Promise<UnlinkedDocument | null>;
   unlinkedInState(connectionId: string, object: string, state: UnlinkedDocument['state'], limit: number): Promise<UnlinkedDocument[]>;
   putUnlinked(doc: Omit<UnlinkedDocument, '_id' | 'updatedAt'>, now: number): Promise<void>;
   removeUnlinked(connectionId: string, object: string, side: 'hub' | 'app', id: string): Promise<void>;
+  removeUnlinkedMany(connectionId: string, object: string, ids: readonly { side: 'hub' | 'app'; id: string }[]): Promise<void>;
   objectState(connectionId: string, object: string): Promise<ObjectStateDocument | null>;
   putObjectState(doc: ObjectStateDocument): Promise<void>;
   /** Adds latency samples (kept for an hour, at most MAX_SAMPLES) and the time of the last synced change. */
@@ -67,6 +70,22 @@ export function createSyncState(db: Db): SyncState {
   const pending = db.collection<{ _id: string; connectionId: string; object: string; hubId: string }>('sync_pending');
   const guard = async <T>(what: string, f: () => Promise<T>): Promise<T> => {
     try { return await f(); } catch (err) { throw storeError(err, what); }
+  };
+  /** Inserts in slices, unordered; the indexes of the docs refused as duplicates. */
+  const insertCollecting = async <T extends { _id: string }>(col: { insertMany(docs: T[], o: { ordered: boolean }): Promise<unknown> }, docs: T[], what: string): Promise<Set<number>> => {
+    const dup = new Set<number>();
+    for (let i = 0; i < docs.length; i += SLICE) {
+      try {
+        await col.insertMany(docs.slice(i, i + SLICE), { ordered: false });
+      } catch (err) {
+        const errors = (err as { writeErrors?: { index: number; code?: number }[] | { index: number; code?: number } }).writeErrors;
+        const list = Array.isArray(errors) ? errors : errors ? [errors] : [];
+        if (!isDuplicateKey(err) && !(list.length > 0 && list.every((e) => e.code === 11000))) throw storeError(err, what);
+        if (list.length === 0) { for (let j = i; j < Math.min(docs.length, i + SLICE); j++) dup.add(j); continue; }
+        for (const e of list) dup.add(i + e.index);
+      }
+    }
+    return dup;
   };
   const insertIgnoringDuplicates = async <T extends { _id: string }>(col: { insertMany(docs: T[], o: { ordered: boolean }): Promise<unknown> }, docs: T[], what: string) => {
     for (let i = 0; i < docs.length; i += SLICE) {
@@ -112,10 +131,25 @@ export function createSyncState(db: Db): SyncState {
         return current?.appId === doc.appId;
       }
     },
+    async insertLinks(docs) {
+      if (docs.length === 0) return [];
+      const claims = await insertCollecting(appIds, docs.map((d) => ({ _id: appIdKey(d.connectionId, d.object, d.appId), hubId: d.hubId })), 'claiming app ids');
+      const fresh = docs.map((_, i) => i).filter((i) => !claims.has(i));
+      const collided = await insertCollecting(links, fresh.map((i) => docs[i]!), 'inserting links');
+      const out: boolean[] = docs.map(() => true);
+      const slow = new Set<number>([...claims, ...[...collided].map((k) => fresh[k]!)]);
+      // Every collision gets insertLink's answer (a claim left by a removed link, the same pair inserted before a crash…).
+      for (const i of slow) out[i] = await this.insertLink(docs[i]!);
+      return out;
+    },
     putLink: async (doc) => { await guard('saving a link', () => links.replaceOne({ _id: doc._id }, doc, { upsert: true })); },
     async removeLink(doc) {
       await guard('removing a link', () => links.deleteOne({ _id: doc._id }));
       await guard('removing an app id', () => appIds.deleteOne({ _id: appIdKey(doc.connectionId, doc.object, doc.appId), hubId: doc.hubId }));
+    },
+    async removeUnlinkedMany(c, o, ids) {
+      if (ids.length === 0) return;
+      await guard('removing record states', () => unlinked.deleteMany({ _id: { $in: ids.map((x) => unlinkedId(c, o, x.side, x.id)) } }));
     },
     unlinked: (c, o, side, id) => guard('reading a record state', () => unlinked.findOne({ _id: unlinkedId(c, o, side, id) })),
     unlinkedInState: (c, o, state, limit) => guard('listing record states', () => unlinked.find({ connectionId: c, object: o, state }).limit(limit).toArray()),

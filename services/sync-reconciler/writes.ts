@@ -90,35 +90,46 @@ export async function applyDecisions(p: Pair, d: PairDeps, decisions: readonly D
   }
 
   // 2. Links found by matching (initial sync): the merge decisions that follow update them.
-  for (const l of decisions.filter((x): x is Of<'link'> => x.kind === 'link')) {
+  // Links are inserted together (one insertMany a collection) and record states cleared together: initial syncs link thousands.
+  const matched = decisions.filter((x): x is Of<'link'> => x.kind === 'link');
+  const matchedLinks = matched.map((l) => {
     const link = newLink(p, l.hubId, l.appId, now);
     const hub = ctx.hub.get(l.hubId);
     if (hub) { link.hubFields = JSON.stringify(hub.fields); link.hubVersion = hub.version; }
     const app = ctx.app.get(l.appId);
     if (app) link.appSeenAt = app.modifiedAt;
-    if (await d.state.insertLink(link)) {
-      ctx.links.set(l.hubId, link);
-      linksToPut.set(l.hubId, link);
-      await d.state.removeUnlinked(cid, p.object, 'hub', l.hubId);
-      await d.state.removeUnlinked(cid, p.object, 'app', l.appId);
-      decisionEvent(p, d, { type: 'link', object: p.object, hubId: l.hubId, appId: l.appId, reason: l.matchedBy });
-    }
-  }
+    return link;
+  });
+  const matchedOk = await d.state.insertLinks(matchedLinks);
+  const cleared: { side: 'hub' | 'app'; id: string }[] = [];
+  matched.forEach((l, i) => {
+    if (!matchedOk[i]) return;
+    const link = matchedLinks[i]!;
+    ctx.links.set(l.hubId, link);
+    linksToPut.set(l.hubId, link);
+    cleared.push({ side: 'hub', id: l.hubId }, { side: 'app', id: l.appId });
+    decisionEvent(p, d, { type: 'link', object: p.object, hubId: l.hubId, appId: l.appId, reason: l.matchedBy });
+  });
 
   // 3. Creates in the hub from app records: one event each, derived id and derived record id.
-  for (const c of decisions.filter((x): x is Of<'create'> => x.kind === 'create' && x.side === 'hub')) {
+  const hubCreates = decisions.filter((x): x is Of<'create'> => x.kind === 'create' && x.side === 'hub');
+  const createdLinks = hubCreates.map((c) => {
     const app = ctx.app.get(c.sourceId);
     const hubId = hubIdFor(p, c.sourceId);
     const version = Math.max(now, (app?.modifiedAt ?? 0));
     hubWrites.push(hubWrite(p, d, hubId, c.fields, 'record.created', version, [c.sourceId, app?.modifiedAt ?? 0], Object.keys(c.fields)));
-    const link = { ...newLink(p, hubId, c.sourceId, now), base: JSON.stringify(c.base), written: { hub: c.writtenHash }, hubFields: JSON.stringify(c.fields), hubVersion: version, appSeenAt: app?.modifiedAt ?? 0 };
-    if (await d.state.insertLink(link)) {
-      ctx.links.set(hubId, link);
-      await d.state.removeUnlinked(cid, p.object, 'app', c.sourceId);
-      decisionEvent(p, d, { type: 'create', object: p.object, side: 'hub', hubId, appId: c.sourceId, data: { fields: c.fields } });
-      sample(p, ctx, d, c.sourceId);
-    }
-  }
+    return { ...newLink(p, hubId, c.sourceId, now), base: JSON.stringify(c.base), written: { hub: c.writtenHash }, hubFields: JSON.stringify(c.fields), hubVersion: version, appSeenAt: app?.modifiedAt ?? 0 };
+  });
+  const createdOk = await d.state.insertLinks(createdLinks);
+  hubCreates.forEach((c, i) => {
+    if (!createdOk[i]) return;
+    const link = createdLinks[i]!;
+    ctx.links.set(link.hubId, link);
+    cleared.push({ side: 'app', id: c.sourceId });
+    decisionEvent(p, d, { type: 'create', object: p.object, side: 'hub', hubId: link.hubId, appId: c.sourceId, data: { fields: c.fields } });
+    sample(p, ctx, d, c.sourceId);
+  });
+  await d.state.removeUnlinkedMany(cid, p.object, cleared.splice(0));
   // The hub record exists before its link says so to anyone (a crash in between repeats the same event).
   if (hubWrites.length > 0) await d.bus.publish(d.topics.records, hubWrites.splice(0));
 
@@ -145,17 +156,25 @@ export async function applyDecisions(p: Pair, d: PairDeps, decisions: readonly D
       await d.heartbeat();
       results.push(...await appCall(p, d, inputs, () => p.connector.create(p.object, inputs)));
     }
+    const bySource = new Map(creates.map((c) => [c.sourceId, c]));
+    const landed = results.filter((r): r is Exclude<WriteResult, { status: 'refused' | 'missing' }> => r.status === 'created' || r.status === 'existing');
+    const landedLinks = landed.map((r): LinkDocument => {
+      const c = bySource.get(r.ref)!;
+      const hub = ctx.hub.get(c.sourceId);
+      const created = r.status === 'created';
+      // An existing app record is linked with an empty base: the merge that follows treats every differing field as a conflict.
+      return {
+        ...newLink(p, c.sourceId, r.id, now), base: created ? JSON.stringify(c.base) : '{}', written: created ? { app: c.writtenHash } : {},
+        hubFields: JSON.stringify(hub?.fields ?? {}), hubVersion: hub?.version ?? 0, appSeenAt: r.status === 'created' ? r.record.modifiedAt : 0,
+      };
+    });
+    const landedOk = new Map((await d.state.insertLinks(landedLinks)).map((ok, i) => [landed[i]!.ref, { ok, link: landedLinks[i]! }]));
     for (const r of results) {
-      const c = creates.find((x) => x.sourceId === r.ref)!;
+      const c = bySource.get(r.ref)!;
       if (r.status === 'created' || r.status === 'existing') {
-        const hub = ctx.hub.get(c.sourceId);
         const created = r.status === 'created';
-        // An existing app record is linked with an empty base: the merge that follows treats every differing field as a conflict.
-        const link: LinkDocument = {
-          ...newLink(p, c.sourceId, r.id, now), base: created ? JSON.stringify(c.base) : '{}', written: created ? { app: c.writtenHash } : {},
-          hubFields: JSON.stringify(hub?.fields ?? {}), hubVersion: hub?.version ?? 0, appSeenAt: created ? r.record.modifiedAt : 0,
-        };
-        if (await d.state.insertLink(link)) {
+        const { ok, link } = landedOk.get(r.ref)!;
+        if (ok) {
           ctx.links.set(c.sourceId, link);
           decisionEvent(p, d, { type: created ? 'create' : 'link', object: p.object, side: 'app', hubId: c.sourceId, appId: r.id, reason: created ? null : 'existing', data: created ? { fields: c.fields } : {} });
           if (!created) followUp(p, d, { object: p.object, type: 'hub.changed', hubId: c.sourceId, data: { reread: true } });
@@ -163,13 +182,15 @@ export async function applyDecisions(p: Pair, d: PairDeps, decisions: readonly D
         } else {
           decisionEvent(p, d, { type: 'skip', object: p.object, hubId: c.sourceId, appId: r.id, reason: 'duplicate', message: `app record ${r.id} is linked to another hub record` });
         }
-        await d.state.removeUnlinked(cid, p.object, 'hub', c.sourceId);
+        cleared.push({ side: 'hub', id: c.sourceId });
       } else if (r.status === 'refused') {
         await d.state.putUnlinked({ connectionId: cid, object: p.object, side: 'hub', id: c.sourceId, state: 'failing', reason: appReason(r), ...(c.keys ? { keys: c.keys as Record<string, string> } : {}) }, now);
         decisionEvent(p, d, { type: 'failing', object: p.object, side: 'app', hubId: c.sourceId, code: r.error.code, message: r.error.message, data: { app: r.error.body } });
       }
     }
   }
+
+  await d.state.removeUnlinkedMany(cid, p.object, cleared.splice(0));
 
   // 5. Updates: app side in one call, hub side as events; the link takes the new base and written hashes.
   const updates = decisions.filter((x): x is Of<'update'> => x.kind === 'update');
