@@ -19,6 +19,10 @@ export interface InitialStep { step?: 'start' | 'list' | 'plan' | 'apply' | 'don
 interface PlanChunkBody { decisions: Decision[]; hub: Record<string, { fields: Record<string, unknown>; version: number }>; app: Record<string, AppRecord> }
 
 const HUB_PAGE = 1000;
+/** What one step does at most before handing on to the next (each step is a trip through Kafka, so bigger steps go faster). */
+const PAGES_PER_STEP = 10;
+const CHUNKS_PER_STEP = 5;
+const STEP_BUDGET_MS = 5000;
 
 function next(p: Pair, d: PairDeps, step: InitialStep): void {
   followUp(p, d, { object: p.object, type: 'initial-sync', eventId: derivedId('initial-sync', p.c.connectionId, p.object, step.root ?? '', step.step ?? '', step.n ?? step.seq ?? 0), data: { ...step } });
@@ -44,11 +48,17 @@ export async function onInitialSync(p: Pair, d: PairDeps, s: InitialStep): Promi
       return;
     }
     case 'list': {
-      const page = await p.connector.listChanged(p.object, s.cursor ?? null, { limit: 100 });
-      await d.state.stage(p.c.connectionId, p.object, page.records);
-      if (page.more) next(p, d, { step: 'list', root, cursor: page.cursor, n: (s.n ?? 0) + 1 });
-      else next(p, d, { step: 'plan', root, cursor: page.cursor, n: 0 });
-      return;
+      // Several pages a step (each step is a trip through Kafka): until the app says done, or the step's budget is spent.
+      const started = d.now();
+      let cursor = s.cursor ?? null;
+      for (let pages = 0; ; pages++) {
+        const page = await p.connector.listChanged(p.object, cursor, { limit: 100 });
+        await d.state.stage(p.c.connectionId, p.object, page.records);
+        cursor = page.cursor;
+        if (!page.more) { next(p, d, { step: 'plan', root, cursor, n: 0 }); return; }
+        if (pages + 1 >= PAGES_PER_STEP || d.now() - started > STEP_BUDGET_MS) { next(p, d, { step: 'list', root, cursor, n: (s.n ?? 0) + 1 }); return; }
+        await d.heartbeat();
+      }
     }
     case 'plan': {
       const hub: { id: string; fields: Record<string, unknown>; version: number }[] = [];
@@ -75,21 +85,14 @@ export async function onInitialSync(p: Pair, d: PairDeps, s: InitialStep): Promi
       return;
     }
     case 'apply': {
-      const doc = await d.state.planChunk(s.planId!, s.seq ?? 0);
-      if (doc) {
-        const body = parseJson<PlanChunkBody>(doc.decisions, { decisions: [], hub: {}, app: {} });
-        const ctx = newContext();
-        for (const [id, h] of Object.entries(body.hub)) ctx.hub.set(id, h);
-        for (const [id, a] of Object.entries(body.app)) ctx.app.set(id, a);
-        for (const x of body.decisions) {
-          if (x.kind === 'update' && !ctx.links.has(x.hubId)) {
-            const link = await d.state.link(p.c.connectionId, p.object, x.hubId);
-            if (link) ctx.links.set(x.hubId, link);
-          }
-        }
-        await applyDecisions(p, d, body.decisions, ctx);
-      }
-      const seq = (s.seq ?? 0) + 1;
+      // Several chunks a step, as for listing; a step run again (a crash) applies its chunks again, which changes nothing.
+      const started = d.now();
+      let seq = s.seq ?? 0;
+      do {
+        await applyChunk(p, d, s.planId!, seq);
+        seq++;
+        await d.heartbeat();
+      } while (seq < (s.total ?? 0) && seq - (s.seq ?? 0) < CHUNKS_PER_STEP && d.now() - started < STEP_BUDGET_MS);
       next(p, d, seq < (s.total ?? 0) ? { ...s, root, seq } : { step: 'done', root });
       return;
     }
@@ -108,6 +111,30 @@ export async function onInitialSync(p: Pair, d: PairDeps, s: InitialStep): Promi
       return;
     }
   }
+}
+
+/**
+ * One planned chunk. Applied again after a crash it changes nothing: hub creates have
+ * derived ids, links are unique both ways, and an app create whose hub record is
+ * linked already is dropped rather than sent again.
+ */
+async function applyChunk(p: Pair, d: PairDeps, planId: string, seq: number): Promise<void> {
+  const doc = await d.state.planChunk(planId, seq);
+  if (!doc) return;
+  const body = parseJson<PlanChunkBody>(doc.decisions, { decisions: [], hub: {}, app: {} });
+  const ctx = newContext();
+  for (const [id, h] of Object.entries(body.hub)) ctx.hub.set(id, h);
+  for (const [id, a] of Object.entries(body.app)) ctx.app.set(id, a);
+  const decisions: Decision[] = [];
+  for (const x of body.decisions) {
+    if (x.kind === 'update' && !ctx.links.has(x.hubId)) {
+      const link = await d.state.link(p.c.connectionId, p.object, x.hubId);
+      if (link) ctx.links.set(x.hubId, link);
+    }
+    if (x.kind === 'create' && x.side === 'app' && await d.state.link(p.c.connectionId, p.object, x.sourceId)) continue;
+    decisions.push(x);
+  }
+  await applyDecisions(p, d, decisions, ctx);
 }
 
 /** Decisions in chunks of about `size`, never splitting one record's decisions (a link and its merge) across chunks. */
