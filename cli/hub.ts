@@ -7,10 +7,13 @@
  *   key revoke <workspaceId> <keyId>
  *   workflow import <file.json> [--var NAME=value]... [--activate]
  *                                      import an example (examples/); needs HUB_API_KEY (a workspace key)
+ *   sync connect | list | status | failures | resync | pause | resume | delete
+ *                                      data-sync connections (cli/sync.ts); need HUB_API_KEY
  * HUB_URL (default http://127.0.0.1:8080) and HUB_ADMIN_TOKEN (default: .stack/admin-token).
  */
 import { readFileSync } from 'node:fs';
 import { instantiate, parseExample } from '../libs/workflow/examples.ts';
+import { syncCommand, syncUsage } from './sync.ts';
 
 const usage = `usage: npm run hub -- <command>
   workspace create <name>
@@ -19,6 +22,7 @@ const usage = `usage: npm run hub -- <command>
   key create <workspaceId>
   key revoke <workspaceId> <keyId>
   workflow import <file.json> [--var NAME=value]... [--activate]
+${syncUsage}
 environment: HUB_URL (default http://127.0.0.1:8080), HUB_ADMIN_TOKEN (default: contents of .stack/admin-token)`;
 
 function adminToken(): string {
@@ -47,11 +51,16 @@ async function call(method: string, path: string, body?: unknown, token = adminT
   return payload;
 }
 
+function workspaceKey(): string {
+  const apiKey = process.env.HUB_API_KEY;
+  if (!apiKey) throw new Error('set HUB_API_KEY to a workspace API key (npm run hub -- workspace create <name> prints one)');
+  return apiKey;
+}
+
 async function importWorkflow(args: string[]): Promise<unknown> {
   const [file, ...options] = args;
   if (!file) throw new Error(usage);
-  const apiKey = process.env.HUB_API_KEY;
-  if (!apiKey) throw new Error('set HUB_API_KEY to a workspace API key (npm run hub -- workspace create <name> prints one)');
+  const apiKey = workspaceKey();
   const values: Record<string, string | undefined> = { ...process.env };
   let activate = false;
   for (let i = 0; i < options.length; i++) {
@@ -82,7 +91,9 @@ async function main(args: string[]): Promise<unknown> {
     case 'key create': need(1); return call('POST', `/v1/admin/workspaces/${encodeURIComponent(rest[0]!)}/keys`);
     case 'key revoke': need(2); return call('DELETE', `/v1/admin/workspaces/${encodeURIComponent(rest[0]!)}/keys/${encodeURIComponent(rest[1]!)}`);
     case 'workflow import': return importWorkflow(rest);
-    default: throw new Error(usage);
+    default:
+      if (noun === 'sync') return syncCommand(verb, rest, (method, path, body) => call(method, path, body, workspaceKey()));
+      throw new Error(usage);
   }
 }
 

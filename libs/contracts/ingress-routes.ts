@@ -57,6 +57,13 @@ export const ingressRoutes = {
       summary: 'Deliver a webhook (public; signed when the hook has secrets): JSON or form body (POST), or query string (GET)',
     },
   },
+  syncDelivery: {
+    method: 'POST', url: '/hooks/sync/:connectionId', config: { auth: 'public' },
+    schema: {
+      tags: ['sync'], params: { type: 'object', required: ['connectionId'], properties: { connectionId: { type: 'string' } } },
+      summary: 'An app\'s webhook for a sync connection (public): checked with the app\'s own signature (X-HubSpot-Signature-v3, Stripe-Signature) against the connection\'s webhookCredential',
+    },
+  },
   healthz: { method: 'GET', url: '/healthz', config: { auth: 'public' }, schema: { tags, summary: 'The ingress process is up' } },
   readyz: { method: 'GET', url: '/readyz', config: { auth: 'public' }, schema: { tags, summary: 'Kafka, the schema registry and the store are reachable' } },
   metrics: {

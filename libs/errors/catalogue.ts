@@ -144,6 +144,9 @@ export const errorCatalogue = {
   SYNC_OBJECT_UNSUPPORTED: { status: 422, retriable: false, meaning: 'the connector does not sync that object (or that association)' },
   SYNC_MAPPING_INVALID: { status: 400, retriable: false, meaning: 'a field mapping names an unknown field or an impossible direction' },
   SYNC_WEBHOOK_PAYLOAD_INVALID: { status: 400, retriable: false, meaning: 'a verified webhook body is not the app\'s event shape' },
+  SYNC_TRANSITION_INVALID: { status: 409, retriable: false, meaning: 'the sync connection cannot do that in its present status (see the lifecycle table)' },
+  SYNC_CREDENTIAL_MISSING: { status: 422, retriable: false, meaning: 'the connection names a stored credential that is missing or of the wrong type' },
+  SYNC_RECORD_REFUSED: { status: 422, retriable: false, meaning: 'the app refused one record (its own answer is kept with the record, which is retried on later cycles)' },
 
   // The SDK (client side)
   CLIENT_OPTIONS_INVALID: { status: 0, retriable: false, meaning: 'the SDK client was built with a missing or wrong option' },

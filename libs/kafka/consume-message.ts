@@ -82,6 +82,16 @@ export function messageRetry(c: ConsumerContext, hold: BatchHold, what: string, 
   };
 }
 
+/**
+ * The group no longer counts this member (its session expired during a long batch, or a
+ * rebalance moved on): retrying the batch cannot succeed, and kafkajs rejoins only when
+ * the error reaches it.
+ */
+export function membershipLost(err: unknown): boolean {
+  const type = (err as { type?: unknown } | null)?.type;
+  return type === 'UNKNOWN_MEMBER_ID' || type === 'REBALANCE_IN_PROGRESS' || type === 'ILLEGAL_GENERATION' || type === 'NOT_COORDINATOR_FOR_GROUP';
+}
+
 /** Before an attempt after a wait: the group hears from this member (kafkajs heartbeats only when asked). */
 export async function heartbeatAfterWait(hold: BatchHold, attempt: number): Promise<void> {
   if (attempt > 1) await hold.heartbeat().catch(() => undefined);

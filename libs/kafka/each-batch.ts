@@ -9,7 +9,7 @@
 import type { EachBatchPayload, KafkaMessage } from 'kafkajs';
 import type { OutgoingEvent } from './producer.ts';
 import { publishIsolating } from './publish-isolating.ts';
-import { decodeMessage, heartbeatAfterWait, parkDurably, type BatchHold, type ConsumedMessage, type ConsumerContext } from './consume-message.ts';
+import { decodeMessage, heartbeatAfterWait, membershipLost, parkDurably, type BatchHold, type ConsumedMessage, type ConsumerContext } from './consume-message.ts';
 import type { ModeDriver } from './consumer.ts';
 import { HubError, errorMessage, isRetriable } from '../errors/index.ts';
 import { retry, RetryAbandoned } from '../time/retry.ts';
@@ -26,7 +26,12 @@ export interface BatchMode<T> {
    * The outputs of each message of a batch (called again when the batch is tried
    * again; with one message at a time when the batch fails for good, to find which).
    */
-  handle(messages: readonly ConsumedMessage<T>[]): Promise<readonly BatchOutput<T>[]>;
+  handle(messages: readonly ConsumedMessage<T>[], hold: BatchLiveness): Promise<readonly BatchOutput<T>[]>;
+}
+
+/** What a long handler may call between steps so the group keeps the partition with this member. */
+export interface BatchLiveness {
+  heartbeat(): Promise<void>;
 }
 
 interface Failed { source: KafkaMessage; error: unknown }
@@ -46,10 +51,10 @@ export function eachBatchMode<T>(c: ConsumerContext, mode: BatchMode<T>): ModeDr
     return decoded;
   }
 
-  async function outputsOf(decoded: ConsumedMessage<T>[], attempt: number, failed: Failed[], raw: Map<string, KafkaMessage>): Promise<BatchOutput<T>[]> {
+  async function outputsOf(decoded: ConsumedMessage<T>[], attempt: number, failed: Failed[], raw: Map<string, KafkaMessage>, live: BatchLiveness): Promise<BatchOutput<T>[]> {
     if (decoded.length === 0) return [];
     try {
-      return [...await mode.handle(decoded)];
+      return [...await mode.handle(decoded, live)];
     } catch (err) {
       if (isRetriable(err) || (!(err instanceof HubError) && attempt < c.retry.poisonAttempts)) throw err;
       c.log.warn({ err: errorMessage(err) }, 'a batch failed for good; handling its messages one at a time');
@@ -57,7 +62,7 @@ export function eachBatchMode<T>(c: ConsumerContext, mode: BatchMode<T>): ModeDr
     const outputs: BatchOutput<T>[] = [];
     for (const m of decoded) {
       try {
-        outputs.push(...await mode.handle([m]));
+        outputs.push(...await mode.handle([m], live));
       } catch (err) {
         if (isRetriable(err)) throw err;
         failed.push({ source: raw.get(m.offset)!, error: err });
@@ -77,7 +82,7 @@ export function eachBatchMode<T>(c: ConsumerContext, mode: BatchMode<T>): ModeDr
           await heartbeatAfterWait(hold, attempt);
           const failed: Failed[] = [];
           const decoded = await decodeAll(batch.topic, batch.partition, batch.messages, failed);
-          const outputs = await outputsOf(decoded, attempt, failed, raw);
+          const outputs = await outputsOf(decoded, attempt, failed, raw, { heartbeat: () => heartbeat().catch(() => undefined) });
           const sourced = outputs.map((o) => ({ source: raw.get(o.message.offset)!, events: o.events }));
           const refused = await publishIsolating(c.bus, mode.outputTopic, sourced);
           for (const p of [...failed, ...refused]) {
@@ -89,6 +94,8 @@ export function eachBatchMode<T>(c: ConsumerContext, mode: BatchMode<T>): ModeDr
           backoff: { initialMs: c.retry.initialDelayMs, maxMs: c.retry.maxDelayMs },
           active,
           signal: c.signal,
+          // Out of the group: kafkajs rejoins, and the batch comes again to whoever owns it.
+          again: (err) => !membershipLost(err),
           onRetry: (err, attempt, delayMs) => c.log.warn({ topic: batch.topic, partition: batch.partition, attempt, delayMs, retriable: isRetriable(err), err: errorMessage(err) }, 'a batch failed; retrying'),
         });
       } catch (err) {

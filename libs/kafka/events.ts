@@ -78,3 +78,44 @@ export interface NotificationRequested extends Envelope {
   /** JSON object text: email {to, cc, subject, text, html}; chat {text, blocks?}. */
   message: string;
 }
+
+/** Value of `sync.connections` (schemas/sync-connection.avsc), compacted, keyed by connectionId. */
+export interface SyncConnectionChanged extends Envelope {
+  connectionId: string;
+  state: 'draft' | 'active' | 'paused' | 'deleted';
+  revision: number;
+  /** JSON of the connection (libs/sync/connections.ts `SyncConnection`). */
+  connection: string;
+}
+
+export const syncInboundTypes = ['hub.changed', 'app.changed', 'poll.due', 'initial-sync', 'associations.due', 'resync', 'resume', 'forget'] as const;
+export type SyncInboundType = (typeof syncInboundTypes)[number];
+
+/** Value of `sync.inbound` (schemas/sync-inbound.avsc), keyed `connectionId:object`. */
+export interface SyncInbound extends Envelope {
+  type: SyncInboundType;
+  connectionId: string;
+  object: string;
+  hubId: string | null;
+  appId: string | null;
+  /** JSON object text; see the schema. */
+  data: string;
+}
+
+/** Value of `sync.events` (schemas/sync-event.avsc), keyed `connectionId:object`. */
+export interface SyncEvent extends Envelope {
+  connectionId: string;
+  object: string;
+  side: string | null;
+  hubId: string | null;
+  appId: string | null;
+  reason: string | null;
+  code: string | null;
+  message: string | null;
+  data: string;
+}
+
+/** Partition key of sync.inbound and sync.events: one owner per (connection, object). */
+export function syncKey(connectionId: string, object: string): string {
+  return `${connectionId}:${object}`;
+}

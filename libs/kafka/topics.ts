@@ -22,6 +22,12 @@ export const topics = {
   workflows: { name: 'hub.workflows', schema: 'workflow-changed.avsc', compacted: true, retentionMs: -1 },
   runs: { name: 'hub.runs', schema: 'run-event.avsc', compacted: false, retentionMs: 30 * DAY_MS },
   notifications: { name: 'hub.notifications', schema: 'notification.avsc', compacted: false, retentionMs: 7 * DAY_MS },
+  /** Data sync: connection settings and wanted state, keyed by connectionId (api → sync-reconciler). */
+  syncConnections: { name: 'sync.connections', schema: 'sync-connection.avsc', compacted: true, retentionMs: -1 },
+  /** Data sync: work for one (connection, object), keyed `connectionId:object`: one writer per pair. */
+  syncInbound: { name: 'sync.inbound', schema: 'sync-inbound.avsc', compacted: false, retentionMs: 7 * DAY_MS },
+  /** Data sync: the reconciler's decisions, keyed `connectionId:object` (a connection's state can be rebuilt from them). */
+  syncEvents: { name: 'sync.events', schema: 'sync-event.avsc', compacted: false, retentionMs: 30 * DAY_MS },
 } as const satisfies Record<string, TopicSpec>;
 
 export type TopicKey = keyof typeof topics;

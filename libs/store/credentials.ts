@@ -11,7 +11,7 @@ import type { CollectionSpec } from './mongo.ts';
 import { isDuplicateKey, storeError } from './errors.ts';
 import { Secret, type Sealed, type SecretBox } from '../secrets/crypto.ts';
 
-export const credentialTypes = ['bearer', 'basic', 'header', 'smtp'] as const;
+export const credentialTypes = ['bearer', 'basic', 'header', 'smtp', 'webhook-secret'] as const;
 export type CredentialType = (typeof credentialTypes)[number];
 
 /** A credential's material; the same shape goes in (create, replace) and comes out (resolve). */
@@ -21,7 +21,9 @@ export type CredentialMaterial =
   /** One header, e.g. `X-Api-Key: <value>` or `Authorization: Token <value>`. */
   | { type: 'header'; header: string; value: Secret }
   /** Without username and password the server is used unauthenticated. */
-  | { type: 'smtp'; host: string; port: number; secure: boolean; username?: string; password?: Secret; from?: string };
+  | { type: 'smtp'; host: string; port: number; secure: boolean; username?: string; password?: Secret; from?: string }
+  /** The secret an app signs its webhooks with (HubSpot's client secret, Stripe's endpoint secret): data sync. */
+  | { type: 'webhook-secret'; secret: Secret };
 
 export type ResolvedCredential = CredentialMaterial & { name: string };
 

@@ -10,6 +10,7 @@ import { recordRoutes } from './routes/records.ts';
 import { workflowRoutes } from './routes/workflows.ts';
 import { runRoutes } from './routes/runs.ts';
 import { credentialRoutes } from './routes/credentials.ts';
+import { syncRoutes } from './routes/sync.ts';
 
 /** Largest body of a control-plane request (a workflow definition, a credential). */
 export const API_MAX_BODY_BYTES = 1024 * 1024;
@@ -33,5 +34,6 @@ export async function buildApiApp(d: ApiDeps): Promise<FastifyInstance> {
   workflowRoutes(app, d);
   runRoutes(app, d);
   credentialRoutes(app, d);
+  syncRoutes(app, d);
   return app;
 }

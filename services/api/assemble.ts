@@ -19,6 +19,7 @@ import { buildApiApp } from './app.ts';
 import type { ApiDeps } from './deps.ts';
 import { createApiMetrics } from './metrics.ts';
 import { createWorkflowStore, workflowCollections } from './store/workflows.ts';
+import { createSyncConnectionStore, createSyncStateReader, syncConnectionsCollection } from '../../libs/store/sync.ts';
 
 export type ApiConfig = ConfigOf<typeof apiConfigSpec>;
 
@@ -54,6 +55,10 @@ export async function assembleApi(o: { config: ApiConfig; log: Logger; store: St
     dryRun: { handlers: dryRunHandlers, timeoutMs: 30_000, stepTimeoutMs: 10_000 },
     secrets: o.secrets,
     credentials,
+    sync: {
+      connections: createSyncConnectionStore(store.db), state: createSyncStateReader(store.db),
+      connectionsTopic: runtime.topic(topics.syncConnections), inboundTopic: runtime.topic(topics.syncInbound),
+    },
     auth: basics.auth,
     limiter: basics.limiter,
     metrics: createApiMetrics({ dlqDepths: () => dlqDepths(basics.admin, config.topicPrefix) }),
@@ -63,7 +68,7 @@ export async function assembleApi(o: { config: ApiConfig; log: Logger; store: St
   });
   return {
     app,
-    collections: [...workspaceCollections, ...hookCollections, ...workflowCollections, recordsCollection, runsCollection, credentialsCollection],
+    collections: [...workspaceCollections, ...hookCollections, ...workflowCollections, recordsCollection, runsCollection, credentialsCollection, syncConnectionsCollection],
     async close() {
       await app.close();
       code.close();

@@ -11,6 +11,7 @@ import type { Authenticator } from '../../libs/http-server/auth.ts';
 import type { RateLimiter } from '../../libs/http-server/rate-limit.ts';
 import type { WorkflowStore } from './store/workflows.ts';
 import type { ApiMetrics } from './metrics.ts';
+import type { SyncConnectionStore, SyncStateReader } from '../../libs/store/sync.ts';
 
 /** Everything the api's handlers use; built by assemble.ts (main.ts or a test) and passed in. */
 export interface ApiDeps {
@@ -32,6 +33,8 @@ export interface ApiDeps {
   secrets: SecretBox;
   /** Stored credentials (`/v1/credentials`); secrets sealed with `secrets`. */
   credentials: CredentialStore;
+  /** Data sync: connections (the api's) and the reconciler's state (read only), and where sync work is published. */
+  sync: { connections: SyncConnectionStore; state: SyncStateReader; connectionsTopic: string; inboundTopic: string };
   auth: Authenticator;
   limiter: RateLimiter;
   metrics: ApiMetrics;

@@ -4,6 +4,7 @@ import { createHttpServer, useJsonBodies } from '../../libs/http-server/server.t
 import { recordEventSchema } from '../../libs/contracts/ingress-routes.ts';
 import { eventRoutes } from './routes/events.ts';
 import { deliveryRoutes } from './routes/hooks.ts';
+import { syncHookRoutes } from './routes/sync-hooks.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { forwardUnmatched, installForwarding } from './forward.ts';
 
@@ -30,5 +31,6 @@ export async function buildIngressApp(d: IngressDeps): Promise<FastifyInstance> 
     eventRoutes(scope, d);
   });
   deliveryRoutes(app, d);
+  syncHookRoutes(app, d);
   return app;
 }

@@ -12,6 +12,8 @@ import { buildIngressApp } from './app.ts';
 import type { IngressDeps } from './deps.ts';
 import { createIngressMetrics } from './metrics.ts';
 import { createAcceptedIdLedger, ledgerCollections } from './store/accepted-ids.ts';
+import { createSyncConnectionStore } from '../../libs/store/sync.ts';
+import { createCredentialStore } from '../../libs/store/credentials.ts';
 
 export type IngressConfig = ConfigOf<typeof ingressConfigSpec>;
 
@@ -33,6 +35,8 @@ export async function assembleIngress(o: { config: IngressConfig; log: Logger; s
     hooks: createHookStore(store.db),
     ledger,
     secrets: o.secrets,
+    sync: { connections: createSyncConnectionStore(store.db), credentials: createCredentialStore(store.db, o.secrets), inboundTopic: runtime.topic(topics.syncInbound) },
+    publicUrl: config.publicUrl.replace(/\/$/, ''),
     auth: basics.auth,
     limiter: basics.limiter,
     metrics: createIngressMetrics(),

@@ -8,6 +8,8 @@ export const ingressConfigSpec = {
   httpPort: int('HUB_HTTP_PORT', 8080, { min: 0, max: 65535 }),
   /** Where the api (control plane) listens; requests for any route but the hot path go there. */
   apiUrl: url('HUB_API_URL', 'http://127.0.0.1:8090', ['http:', 'https:']),
+  /** The hub's public base URL: apps sign the URL they call (HubSpot's X-HubSpot-Signature-v3). */
+  publicUrl: url('HUB_PUBLIC_URL', 'http://127.0.0.1:8080', ['http:', 'https:']),
   /** How long a forwarded request may wait for the api's answer (a dry run takes up to 30 s). */
   apiTimeoutMs: int('HUB_API_TIMEOUT_MS', 60_000, { min: 100, max: 600_000 }),
   /** `<keyId>:<base64 of 32 bytes>`; opens hook secrets to verify signatures (AES-256-GCM). */

@@ -6,6 +6,8 @@ import type { Authenticator } from '../../libs/http-server/auth.ts';
 import type { RateLimiter } from '../../libs/http-server/rate-limit.ts';
 import type { AcceptedIdLedger } from './store/accepted-ids.ts';
 import type { IngressMetrics } from './metrics.ts';
+import type { SyncConnectionStore } from '../../libs/store/sync.ts';
+import type { CredentialStore } from '../../libs/store/credentials.ts';
 
 /** Everything the ingress's handlers use; built by assemble.ts (main.ts or a test) and passed in. */
 export interface IngressDeps {
@@ -22,6 +24,10 @@ export interface IngressDeps {
   ledger: AcceptedIdLedger;
   /** Opens hook secrets to verify delivery signatures. */
   secrets: SecretBox;
+  /** Data sync webhooks: connections (read), their webhook-secret credentials (read), where notices go. */
+  sync: { connections: Pick<SyncConnectionStore, 'get'>; credentials: Pick<CredentialStore, 'resolve'>; inboundTopic: string };
+  /** The hub's public base URL (HubSpot signs the URL it called). */
+  publicUrl: string;
   auth: Authenticator;
   limiter: RateLimiter;
   metrics: IngressMetrics;

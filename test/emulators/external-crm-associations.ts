@@ -36,6 +36,13 @@ function pairOf(from: ObjectType, to: ObjectType): { unlabeled: number; primary?
   return back ? { unlabeled: back.reverse, reverse: back.unlabeled, ...(back.reversePrimary ? { primary: back.reversePrimary } : {}), ...(back.primary ? { reversePrimary: back.primary } : {}) } : undefined;
 }
 
+/** The type id of an association from `from` to `to`: the primary one when asked and the pair has one, else the unlabeled one. */
+export function associationTypeId(from: ObjectType, to: ObjectType, primary: boolean): number {
+  const p = pairOf(from, to);
+  if (!p) throw new Error(`${from} and ${to} do not associate`);
+  return primary && p.primary !== undefined ? p.primary : p.unlabeled;
+}
+
 /** The object type a v3 `associations` entry from `from` with `typeId` points at. */
 export function targetOfType(from: ObjectType, typeId: number): ObjectType | undefined {
   for (const to of ['contacts', 'companies', 'deals', 'notes', 'tasks'] as ObjectType[]) {

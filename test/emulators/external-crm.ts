@@ -3,7 +3,7 @@ import {
   ApiError, EMAIL_PATTERN, bearerToken, decodeCursor, encodeCursor, sendWebhook, startHttpEmulator,
   type CommonOptions, type Emulator, type ErrorKind, type Reply, type RouteContext, type WebhookDelivery,
 } from './base.ts';
-import { associationRoutes, createAssociationStore, targetOfType } from './external-crm-associations.ts';
+import { associationRoutes, associationTypeId, createAssociationStore, targetOfType } from './external-crm-associations.ts';
 import { batchInputs, batchReply, hubspotError } from './external-crm-batch.ts';
 import { isPlainObject } from '../../libs/json/index.ts';
 
@@ -35,7 +35,7 @@ import { isPlainObject } from '../../libs/json/index.ts';
  *          POST /crm/v4/associations/:from/:to/batch/{read,create}; one primary company per contact and per deal.
  * Every answer carries X-HubSpot-RateLimit-Max / -Remaining / -Interval-Milliseconds when options.rateLimit is set.
  * Unknown properties (PROPERTY_DOESNT_EXIST), read-only ones (READ_ONLY_VALUE) and invalid
- * emails (INVALID_EMAIL) are 400 VALIDATION_ERROR, as in HubSpot.
+ * emails in `email` or `work_email` (INVALID_EMAIL) are 400 VALIDATION_ERROR, as in HubSpot.
  *
  * Changes made "in HubSpot" by a user (userEdit / userDelete) are sent as webhook
  * subscription events (`contact.propertyChange`, `contact.creation`, `contact.deletion`, …)
@@ -126,6 +126,8 @@ export interface ExternalCrmEmulator extends Emulator {
   objects: Record<ObjectType, Map<string, CrmObject>>;
   /** Puts a record in place silently (no webhook), as if it existed before the test. */
   seed(objectType: ObjectType, properties: Record<string, string | number | null>, at?: Date): CrmObject;
+  /** Puts an association in place silently (no request counted against the rate limit), primary by default where the pair has one. */
+  seedAssociation(from: ObjectType, fromId: string, to: ObjectType, toId: string, primary?: boolean): void;
   /** A HubSpot user creates (id undefined) or edits a record: sends webhook events when configured. */
   userEdit(objectType: ObjectType, id: string | undefined, properties: Record<string, string | number | null>): Promise<CrmObject>;
   /** A HubSpot user deletes (archives) a record. */
@@ -235,7 +237,7 @@ export async function startExternalCrmEmulator(options: ExternalCrmOptions = {})
         continue;
       }
       const text = raw === null || raw === '' ? null : String(raw);
-      if (name === 'email' && text !== null && !EMAIL_PATTERN.test(text)) {
+      if ((name === 'email' || name === 'work_email') && text !== null && !EMAIL_PATTERN.test(text)) {
         problems.push(problem(name, 'INVALID_EMAIL', `Email address ${text} is invalid`));
         continue;
       }
@@ -685,6 +687,12 @@ export async function startExternalCrmEmulator(options: ExternalCrmOptions = {})
     },
     seed(type: ObjectType, properties: Record<string, string | number | null>, at?: Date): CrmObject {
       return create(type, checkProperties(type, properties), 'IMPORT', at?.getTime() ?? stamp());
+    },
+    seedAssociation(from: ObjectType, fromId: string, to: ObjectType, toId: string, primary = true): void {
+      const a = objects[from].get(fromId);
+      const b = objects[to].get(toId);
+      if (!a || !b) throw new Error(`no ${SINGULAR[from]} ${fromId} or ${SINGULAR[to]} ${toId}`);
+      assoc.add(a, b, associationTypeId(from, to, primary));
     },
     async userEdit(type: ObjectType, id: string | undefined, properties: Record<string, string | number | null>): Promise<CrmObject> {
       const props = checkProperties(type, properties);

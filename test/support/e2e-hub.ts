@@ -6,7 +6,7 @@
  * like a user.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { baseConfigSpec, readConfig, type BaseConfig } from '../../libs/config/index.ts';
 import { connectStore, type Store } from '../../libs/store/mongo.ts';
 import { createRecordReader, type RecordDocument } from '../../libs/store/records.ts';
@@ -19,7 +19,7 @@ import { eventually } from './env.ts';
 import { startSmtpCapture, type SmtpCapture } from '../../stack/smtp/catcher.ts';
 import { freePort } from './net.ts';
 
-export const hubServices = ['ingress', 'api', 'record-projector', 'trigger-matcher', 'action-executor', 'notifier'] as const;
+export const hubServices = ['ingress', 'api', 'record-projector', 'trigger-matcher', 'action-executor', 'notifier', 'sync-reconciler'] as const;
 
 export interface ApiAnswer { status: number; body: unknown }
 
@@ -32,6 +32,8 @@ export interface E2EHub {
   apiKey: string;
   services: Map<string, ServiceProcess>;
   api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiAnswer>;
+  /** Another workspace of the same hub, with its own key. */
+  newWorkspace(name: string): Promise<{ workspaceId: string; apiKey: string; api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiAnswer> }>;
   /** Imports examples/<file> with these variables and activates it; returns the workflow id and its hook URL, if any. */
   importExample(file: string, vars: Record<string, string>): Promise<{ workflowId: string; hookUrl: string | null }>;
   credential(body: Record<string, unknown>): Promise<void>;
@@ -129,6 +131,10 @@ export async function startE2EHub(label: string, extraEnv: Record<string, string
 
   const hub: E2EHub = {
     url, config, store, smtp, workspaceId: ws.workspaceId, apiKey: ws.apiKey, services, api,
+    async newWorkspace(name) {
+      const other = (await raw('POST', '/v1/admin/workspaces', adminToken, { name })).body as { workspaceId: string; apiKey: string };
+      return { ...other, api: (method: string, path: string, body?: unknown, headers?: Record<string, string>) => raw(method, path, other.apiKey, body, headers) };
+    },
     async importExample(file, vars) {
       const example = parseExample(readFileSync(`examples/${file}`, 'utf8'));
       const created = await api('POST', '/v1/workflows', instantiate(example, vars));
@@ -188,6 +194,9 @@ export async function startE2EHub(label: string, extraEnv: Record<string, string
     async close() {
       closing = true;
       await Promise.all([...services.values()].map((s) => s.kill('SIGTERM')));
+      // HUB_E2E_LOG_DIR keeps each service's output (what it logged) for a look after the test.
+      const dir = process.env.HUB_E2E_LOG_DIR;
+      if (dir) for (const [name, s] of services) writeFileSync(`${dir}/${label}.${name}.log`, s.output());
       await smtp.close();
       await store.db.dropDatabase().catch(() => undefined);
       await store.close();

@@ -64,6 +64,7 @@ function ingressDeps(apiUrl: string): IngressDeps {
     auth: { authenticate: async () => { throw raise('UNAUTHORIZED', 'no keys here', { path: '/headers/authorization' }); }, forget() {} },
     limiter: createRateLimiter(1000, 1000), metrics: createIngressMetrics(),
     api: { url: apiUrl, timeoutMs: 5000 },
+    sync: { connections: { get: async () => null }, credentials: { resolve: async () => null }, inboundTopic: 'sync.inbound' }, publicUrl: 'http://127.0.0.1',
     readiness: async () => ({ kafka: true }), now: Date.now,
   };
 }

@@ -23,6 +23,7 @@ const FIELDS: Record<CredentialType, { allowed: readonly string[]; required: rea
   basic: { allowed: ['username', 'password'], required: ['username', 'password'] },
   header: { allowed: ['header', 'value'], required: ['header', 'value'] },
   smtp: { allowed: ['host', 'port', 'secure', 'username', 'password', 'from'], required: ['host'] },
+  'webhook-secret': { allowed: ['secret'], required: ['secret'] },
 };
 
 const bad = (path: string, message: string) => raise('BODY_INVALID', message, { path });
@@ -96,6 +97,8 @@ export function parseCredentialBody(body: unknown, nameFromPath?: string): { nam
     }
     case 'smtp':
       return { name, material: smtp(b) };
+    case 'webhook-secret':
+      return { name, material: { type: 'webhook-secret', secret: new Secret(text(b.secret, 'secret', 4096)) } };
   }
 }
 
@@ -117,6 +120,7 @@ export function credentialRoutes(app: FastifyInstance, d: ApiDeps): void {
       header: { type: 'string', description: 'header: the header name (not secret)' }, value: { type: 'string', description: 'header: the header value' },
       host: { type: 'string', description: 'smtp' }, port: { type: 'integer', minimum: 1, maximum: 65535, description: 'smtp' },
       secure: { type: 'boolean', description: 'smtp' }, from: { type: 'string', description: 'smtp: an address, or "Name <address>"' },
+      secret: { type: 'string', description: 'webhook-secret: the signing secret of an app\'s webhooks (data sync)' },
     },
   } as const;
   const nameParam = (request: FastifyRequest) => (request.params as { name: string }).name;
@@ -133,7 +137,7 @@ export function credentialRoutes(app: FastifyInstance, d: ApiDeps): void {
       }
     });
 
-    scope.post('/v1/credentials', { config: { auth: 'workspace' }, bodyLimit: BODY_LIMIT, schema: { tags, summary: 'Store a credential (bearer, basic, header or smtp); the answer never shows the secret', body } }, async (request, reply) => {
+    scope.post('/v1/credentials', { config: { auth: 'workspace' }, bodyLimit: BODY_LIMIT, schema: { tags, summary: 'Store a credential (bearer, basic, header, smtp or webhook-secret); the answer never shows the secret', body } }, async (request, reply) => {
       const principal = principalOf(request);
       const { name, material } = parseCredentialBody(request.body);
       const created = await d.credentials.create(principal.workspaceId, name, material);

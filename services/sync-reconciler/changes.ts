@@ -1,0 +1,271 @@
+/**
+ * Continuous sync of one (connection, object): hub changes routed from crm.records and
+ * app changes from webhooks and polls, a batch at a time. Each change is measured against
+ * the link (last-synced base, hashes last written per side): our own echo is dropped
+ * before anything is read from the app, an older app snapshot than one already seen is
+ * stale, deletes are marked and listed (never propagated), and the rest is decided by
+ * the pure reconcile logic and written by writes.ts.
+ */
+import type { AppRecord, ChangeNotice } from '../../libs/sync/connector.ts';
+import { decideChange, decideAssociation, associationKinds, projectApp, projectHub, valuesHash, type Decision, type LinkState } from '../../libs/sync/reconcile/index.ts';
+import type { LinkDocument } from '../../libs/store/sync.ts';
+import type { ConsumedMessage } from '../../libs/kafka/consumer.ts';
+import type { SyncInbound } from '../../libs/kafka/events.ts';
+import { decisionEvent, hubFieldsOf, parseJson, type Pair, type PairDeps } from './pair.ts';
+import { applyDecisions, linkBase, newContext, hubWrite, type WriteContext } from './writes.ts';
+
+export interface HubChangeData { record?: string | null; version?: number; deleted?: boolean; occurredAt?: number; reread?: boolean }
+export interface AppChangeData { notice?: ChangeNotice; record?: AppRecord }
+
+export function linkState(link: LinkDocument): LinkState {
+  return {
+    hubId: link.hubId, appId: link.appId, base: linkBase(link), written: link.written, appSeenAt: link.appSeenAt,
+    ...(link.deletedOn ? { deletedOn: link.deletedOn } : {}),
+  };
+}
+
+/** A record deleted on one side: the link is marked and the delete listed; the other side keeps its record. */
+export async function markDeleted(p: Pair, d: PairDeps, link: LinkDocument, side: 'hub' | 'app'): Promise<void> {
+  if (link.deletedOn) return;
+  await d.state.putLink({ ...link, state: 'deleted', deletedOn: side, reason: { code: side === 'app' ? 'deleted-in-app' : 'deleted-in-hub', message: `deleted in the ${side === 'app' ? 'app' : 'hub'}; not deleted on the other side; resync to recreate it` }, syncedAt: new Date(d.now()) });
+  decisionEvent(p, d, { type: 'deleted', object: p.object, side, hubId: link.hubId, appId: link.appId });
+}
+
+/** Should changes wait (paused, or the initial sync still running)? Hub changes are then kept in sync_pending. */
+export function waiting(p: Pair): boolean {
+  return p.c.state === 'paused' || p.objState.phase === 'initial-sync';
+}
+
+export async function onHubChanges(p: Pair, d: PairDeps, items: readonly ConsumedMessage<SyncInbound>[]): Promise<void> {
+  const latest = new Map<string, HubChangeData & { hubId: string }>();
+  for (const m of items) {
+    const data = parseJson<HubChangeData>(m.value.data, {});
+    const hubId = m.value.hubId!;
+    const prior = latest.get(hubId);
+    if (!prior || (data.version ?? 0) >= (prior.version ?? 0) || data.reread) latest.set(hubId, { ...data, hubId });
+  }
+  if (p.c.state !== 'active' && p.c.state !== 'paused') return;
+  if (waiting(p)) {
+    for (const hubId of latest.keys()) await d.state.pend(p.c.connectionId, p.object, hubId);
+    return;
+  }
+  await syncHubRecords(p, d, [...latest.values()]);
+}
+
+/** Hub records → the app. `reread` ones are read from the link's snapshot or the projection. */
+export async function syncHubRecords(p: Pair, d: PairDeps, changes: readonly (HubChangeData & { hubId: string })[]): Promise<void> {
+  const os = p.os;
+  if (!os) return;
+  const ctx = newContext();
+  const now = d.now();
+  const linked: LinkDocument[] = [];
+  const unlinked: string[] = [];
+  for (const ch of changes) {
+    const link = await d.state.link(p.c.connectionId, p.object, ch.hubId);
+    let fields = ch.record ? parseJson<Record<string, unknown> | null>(ch.record, null) : null;
+    let version = ch.version ?? 0;
+    let deleted = ch.deleted === true;
+    if (ch.reread || (!fields && !deleted)) {
+      const doc = await d.records.get(p.c.workspaceId, p.object, ch.hubId);
+      const snapshot = link ? hubFieldsOf(link) : null;
+      if (link && link.hubVersion >= (doc?.version ?? 0) && snapshot && Object.keys(snapshot).length > 0) { fields = snapshot; version = link.hubVersion; deleted = false; } else if (doc) { fields = doc.fields; version = doc.version; deleted = doc.deleted; } else continue;
+    }
+    if (link && !ch.reread && version < link.hubVersion) {
+      decisionEvent(p, d, { type: 'skip', object: p.object, hubId: ch.hubId, appId: link.appId, reason: 'stale', message: 'an older hub version than one already synced' });
+      continue;
+    }
+    if (deleted) {
+      if (link) await markDeleted(p, d, link, 'hub');
+      else await d.state.removeUnlinked(p.c.connectionId, p.object, 'hub', ch.hubId);
+      continue;
+    }
+    const hub = { fields: fields!, version };
+    ctx.hub.set(ch.hubId, hub);
+    if (ch.occurredAt) ctx.changedAt.set(ch.hubId, ch.occurredAt);
+    if (!link) { unlinked.push(ch.hubId); continue; }
+    const before = hubFieldsOf(link);
+    const current: LinkDocument = { ...link, hubFields: JSON.stringify(hub.fields), hubVersion: Math.max(link.hubVersion, version) };
+    ctx.links.set(ch.hubId, current);
+    if (link.hubFields !== current.hubFields || link.hubVersion !== current.hubVersion) await d.state.putLink(current);
+    if (link.deletedOn) { decisionEvent(p, d, { type: 'skip', object: p.object, hubId: link.hubId, appId: link.appId, reason: link.deletedOn === 'app' ? 'deleted-in-app' : 'deleted-in-hub', message: 'resync to recreate it' }); continue; }
+    const projected = projectHub(hub.fields, os.mappings);
+    const assocChanged = associationFieldsChanged(p, before, hub.fields);
+    if (link.written.hub !== undefined && link.written.hub === valuesHash(projected) && !assocChanged && link.state !== 'failing') {
+      decisionEvent(p, d, { type: 'skip', object: p.object, hubId: link.hubId, appId: link.appId, reason: 'echo' });
+      continue;
+    }
+    linked.push(current);
+  }
+  if (linked.length > 0) {
+    await d.heartbeat();
+    const { records, missing } = await p.connector.read(p.object, linked.map((l) => l.appId));
+    for (const r of records) ctx.app.set(r.id, r);
+    for (const id of missing) {
+      const link = linked.find((l) => l.appId === id);
+      if (link) await markDeleted(p, d, link, 'app');
+    }
+  }
+  const decisions: Decision[] = [];
+  for (const hubId of unlinked) {
+    decisions.push(...decideChange({ settings: p.settings, object: p.object, codec: p.connector.codec, changed: 'hub', link: null, hub: { id: hubId, fields: ctx.hub.get(hubId)!.fields }, app: null, now }));
+  }
+  for (const link of linked) {
+    const app = ctx.app.get(link.appId);
+    if (!app) continue;
+    decisions.push(...decideChange({ settings: p.settings, object: p.object, codec: p.connector.codec, changed: 'hub', link: linkState(link), hub: { id: link.hubId, fields: ctx.hub.get(link.hubId)!.fields }, app, now }));
+  }
+  await applyDecisions(p, d, decisions, ctx);
+  await hubAssociations(p, d, linked.map((l) => ctx.links.get(l.hubId) ?? l), ctx);
+}
+
+export async function onAppChanges(p: Pair, d: PairDeps, items: readonly ConsumedMessage<SyncInbound>[]): Promise<void> {
+  if (p.c.state !== 'active' || waiting(p)) return; // a poll from the stored cursor catches up after
+  const notices = new Map<string, AppChangeData & { appId: string; at: number }>();
+  for (const m of items) {
+    const data = parseJson<AppChangeData>(m.value.data, {});
+    const appId = m.value.appId!;
+    const at = data.record?.modifiedAt ?? data.notice?.occurredAt ?? 0;
+    const prior = notices.get(appId);
+    if (!prior || at >= prior.at) notices.set(appId, { ...data, appId, at });
+  }
+  await syncAppRecords(p, d, [...notices.values()]);
+}
+
+/** App records (given, or read by id) → the hub. */
+export async function syncAppRecords(p: Pair, d: PairDeps, changes: readonly (AppChangeData & { appId: string; at: number })[]): Promise<void> {
+  const os = p.os;
+  if (!os) return;
+  const ctx = newContext();
+  const now = d.now();
+  const toRead: string[] = [];
+  for (const ch of changes) {
+    ctx.changedAt.set(ch.appId, ch.at || now);
+    const deleted = ch.notice?.kind === 'deleted' || ch.record?.archived === true;
+    if (deleted) {
+      const link = await d.state.linkByApp(p.c.connectionId, p.object, ch.appId);
+      if (link) await markDeleted(p, d, link, 'app');
+      else await d.state.removeUnlinked(p.c.connectionId, p.object, 'app', ch.appId);
+      continue;
+    }
+    const given = ch.record ?? ch.notice?.record;
+    if (given) ctx.app.set(ch.appId, given);
+    else toRead.push(ch.appId);
+  }
+  if (toRead.length > 0) {
+    await d.heartbeat();
+    const { records, missing } = await p.connector.read(p.object, toRead);
+    for (const r of records) ctx.app.set(r.id, r);
+    for (const id of missing) {
+      const link = await d.state.linkByApp(p.c.connectionId, p.object, id);
+      if (link) await markDeleted(p, d, link, 'app');
+    }
+  }
+  const decisions: Decision[] = [];
+  const assoc: LinkDocument[] = [];
+  for (const app of ctx.app.values()) {
+    const link = await d.state.linkByApp(p.c.connectionId, p.object, app.id);
+    if (link) {
+      ctx.links.set(link.hubId, link);
+      if (link.deletedOn) { decisionEvent(p, d, { type: 'skip', object: p.object, hubId: link.hubId, appId: link.appId, reason: link.deletedOn === 'app' ? 'deleted-in-app' : 'deleted-in-hub', message: 'resync to recreate it' }); continue; }
+      assoc.push(link);
+      if (link.written.app !== undefined && link.written.app === valuesHash(projectApp(app.properties, os.mappings, p.connector.codec)) && link.state !== 'failing') {
+        decisionEvent(p, d, { type: 'skip', object: p.object, hubId: link.hubId, appId: link.appId, reason: 'echo' });
+        continue;
+      }
+      let fields = hubFieldsOf(link);
+      if (Object.keys(fields).length === 0) fields = (await d.records.get(p.c.workspaceId, p.object, link.hubId))?.fields ?? {};
+      ctx.hub.set(link.hubId, { fields, version: link.hubVersion });
+      decisions.push(...decideChange({ settings: p.settings, object: p.object, codec: p.connector.codec, changed: 'app', link: linkState(link), hub: { id: link.hubId, fields }, app, now }));
+    } else {
+      decisions.push(...decideChange({ settings: p.settings, object: p.object, codec: p.connector.codec, changed: 'app', link: null, hub: null, app, now }));
+    }
+  }
+  await applyDecisions(p, d, decisions, ctx);
+  await appAssociations(p, d, assoc.map((l) => ctx.links.get(l.hubId) ?? l), ctx);
+}
+
+const kindsFrom = (p: Pair) => (Object.entries(associationKinds) as [keyof typeof associationKinds, (typeof associationKinds)[keyof typeof associationKinds]][])
+  .filter(([kind, k]) => k.from === p.object && p.settings.objects[k.to] && (p.connector.objects[p.object]?.associations ?? []).includes(kind));
+
+function associationFieldsChanged(p: Pair, before: Record<string, unknown>, after: Record<string, unknown>): boolean {
+  return kindsFrom(p).some(([, k]) => (before[k.hubField] ?? null) !== (after[k.hubField] ?? null));
+}
+
+/** Links of a target object both ways; preloaded for a whole pass, else looked up one by one. */
+export interface TargetIndex { appIdOf(hubId: string): Promise<string | undefined>; hubIdOf(appId: string): Promise<string | undefined> }
+
+function lookupIndex(p: Pair, d: PairDeps, object: string): TargetIndex {
+  return {
+    appIdOf: async (h) => { const l = await d.state.link(p.c.connectionId, object, h); return l && !l.deletedOn ? l.appId : undefined; },
+    hubIdOf: async (a) => { const l = await d.state.linkByApp(p.c.connectionId, object, a); return l && !l.deletedOn ? l.hubId : undefined; },
+  };
+}
+
+/** Hub association fields (companyId, personId) → the app's associations, for changed hub records of linked pairs. */
+export async function hubAssociations(p: Pair, d: PairDeps, links: readonly LinkDocument[], ctx: WriteContext, index?: (object: string) => TargetIndex): Promise<void> {
+  if (links.length === 0 || !p.os || p.os.direction === 'from-app') return;
+  for (const [kind, k] of kindsFrom(p)) {
+    const wanted = links.filter((l) => !l.deletedOn && typeof ctx.hub.get(l.hubId)?.fields[k.hubField] === 'string');
+    if (wanted.length === 0) continue;
+    const existing = await p.connector.readAssociations(kind, wanted.map((l) => l.appId));
+    const writes = [];
+    const targets = (index ?? ((o: string) => lookupIndex(p, d, o)))(k.to);
+    for (const l of wanted) {
+      const hubTarget = String(ctx.hub.get(l.hubId)!.fields[k.hubField]);
+      const appTarget = await targets.appIdOf(hubTarget);
+      const ds = decideAssociation({
+        settings: p.settings, kind, changed: 'hub', fromHubId: l.hubId, fromAppId: l.appId, hubTarget,
+        app: existing.filter((a) => a.fromId === l.appId), appIdOf: (h) => (h === hubTarget ? appTarget : undefined), hubIdOf: () => undefined,
+      });
+      for (const x of ds) if (x.kind === 'associate') writes.push(x.association);
+    }
+    if (writes.length > 0) {
+      const refused = await p.connector.writeAssociations(writes);
+      for (const w of writes) {
+        const r = refused.find((x) => x.association === w);
+        decisionEvent(p, d, r
+          ? { type: 'failing', object: p.object, side: 'app', appId: w.fromId, reason: `association:${kind}`, code: r.error.code, message: r.error.message, data: { app: r.error.body } }
+          : { type: 'update', object: p.object, side: 'app', appId: w.fromId, reason: `association:${kind}`, data: { association: w } });
+      }
+    }
+  }
+}
+
+/** The app's associations → hub association fields, for changed app records of linked pairs. */
+export async function appAssociations(p: Pair, d: PairDeps, links: readonly LinkDocument[], ctx: WriteContext, index?: (object: string) => TargetIndex): Promise<void> {
+  if (links.length === 0 || !p.os || p.os.direction === 'to-app') return;
+  const writes = new Map<string, Record<string, unknown>>();
+  for (const [kind, k] of kindsFrom(p)) {
+    const live = links.filter((l) => !l.deletedOn);
+    if (live.length === 0) continue;
+    const index_ = (index ?? ((o: string) => lookupIndex(p, d, o)))(k.to);
+    const existing = await p.connector.readAssociations(kind, live.map((l) => l.appId));
+    for (const l of live) {
+      const mine = existing.filter((a) => a.fromId === l.appId);
+      if (mine.length === 0) continue;
+      const fields = writes.get(l.hubId) ?? ctx.hub.get(l.hubId)?.fields ?? hubFieldsOf(l);
+      const targets = new Map<string, string>();
+      for (const a of mine) {
+        const t = await index_.hubIdOf(a.toId);
+        if (t) targets.set(a.toId, t);
+      }
+      const ds = decideAssociation({
+        settings: p.settings, kind, changed: 'app', fromHubId: l.hubId, fromAppId: l.appId, hubTarget: typeof fields[k.hubField] === 'string' ? fields[k.hubField] as string : null,
+        app: mine, appIdOf: () => undefined, hubIdOf: (a) => targets.get(a),
+      });
+      for (const x of ds) if (x.kind === 'associate' && x.hubField) writes.set(l.hubId, { ...fields, [x.hubField]: x.association.toId });
+    }
+  }
+  const events = [];
+  for (const [hubId, fields] of writes) {
+    const link = ctx.links.get(hubId) ?? links.find((l) => l.hubId === hubId)!;
+    const version = Math.max(d.now(), link.hubVersion + 1);
+    events.push(hubWrite(p, d, hubId, fields, 'record.updated', version, ['association', JSON.stringify(fields)], []));
+    const next = { ...link, hubFields: JSON.stringify(fields), hubVersion: version };
+    ctx.links.set(hubId, next);
+    ctx.hub.set(hubId, { fields, version });
+    decisionEvent(p, d, { type: 'update', object: p.object, side: 'hub', hubId, appId: link.appId, reason: 'association', data: { fields } });
+  }
+  if (events.length > 0) await d.bus.publish(d.topics.records, events);
+  for (const hubId of writes.keys()) await d.state.putLink(ctx.links.get(hubId)!);
+}
