@@ -22,7 +22,21 @@ const FIELDS: Record<CredentialType, { allowed: readonly string[]; required: rea
   basic: { allowed: ['username', 'password'], required: ['username', 'password'] },
   header: { allowed: ['header', 'value'], required: ['header', 'value'] },
   smtp: { allowed: ['host', 'port', 'secure', 'username', 'password', 'from'], required: ['host'] },
+  chat: { allowed: ['webhookUrl'], required: ['webhookUrl'] },
 };
+
+/** A chat webhook (Slack, Mattermost, Rocket.Chat, Teams' Slack-compatible hooks): http(s) with a host; the notifier's HTTP client guards the address. */
+function chat(b: Record<string, unknown>): CredentialMaterial {
+  const text_ = text(b.webhookUrl, 'webhookUrl', 2000);
+  let url: URL;
+  try {
+    url = new URL(text_);
+  } catch {
+    throw bad('/webhookUrl', 'webhookUrl must be an https:// (or http://) URL');
+  }
+  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.hostname === '') throw bad('/webhookUrl', 'webhookUrl must be an https:// (or http://) URL');
+  return { type: 'chat', host: url.host, webhookUrl: new Secret(text_) };
+}
 
 const bad = (path: string, message: string) => raise('BODY_INVALID', message, { path });
 
@@ -95,6 +109,8 @@ export function parseCredentialBody(body: unknown, nameFromPath?: string): { nam
     }
     case 'smtp':
       return { name, material: smtp(b) };
+    case 'chat':
+      return { name, material: chat(b) };
   }
 }
 
@@ -116,6 +132,7 @@ export function credentialRoutes(app: FastifyInstance, d: ApiDeps): void {
       header: { type: 'string', description: 'header: the header name (not secret)' }, value: { type: 'string', description: 'header: the header value' },
       host: { type: 'string', description: 'smtp' }, port: { type: 'integer', minimum: 1, maximum: 65535, description: 'smtp' },
       secure: { type: 'boolean', description: 'smtp' }, from: { type: 'string', description: 'smtp: an address, or "Name <address>"' },
+      webhookUrl: { type: 'string', description: 'chat: a Slack-compatible incoming webhook URL (secret: it carries the token; the host is shown)' },
     },
   } as const;
   const nameParam = (request: FastifyRequest) => (request.params as { name: string }).name;
@@ -132,7 +149,7 @@ export function credentialRoutes(app: FastifyInstance, d: ApiDeps): void {
       }
     });
 
-    scope.post('/v1/credentials', { config: { auth: 'workspace' }, bodyLimit: BODY_LIMIT, schema: { tags, summary: 'Store a credential (bearer, basic, header or smtp); the answer never shows the secret', body } }, async (request, reply) => {
+    scope.post('/v1/credentials', { config: { auth: 'workspace' }, bodyLimit: BODY_LIMIT, schema: { tags, summary: 'Store a credential (bearer, basic, header, smtp or chat); the answer never shows the secret', body } }, async (request, reply) => {
       const principal = principalOf(request);
       const { name, material } = parseCredentialBody(request.body);
       const created = await d.credentials.create(principal.workspaceId, name, material);
