@@ -1,4 +1,5 @@
 import { raise } from '../errors/index.ts';
+import { escapePointer, isPlainObject } from '../json/index.ts';
 
 /** What a hook (a webhook trigger) says its deliveries' bodies hold: field → type, required, format. */
 export type FieldType = 'string' | 'number' | 'boolean' | 'object' | 'array';
@@ -24,16 +25,10 @@ export interface HookDefinition {
   secret: string | null;
 }
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 function refuseUnknown(obj: Record<string, unknown>, allowed: readonly string[], base: string): void {
   for (const key of Object.keys(obj)) {
     if (!allowed.includes(key)) throw raise('BODY_INVALID', `unknown field "${key}"; allowed: ${allowed.join(', ')}`, { path: `${base}/${escapePointer(key)}` });
   }
-}
-
-export function escapePointer(key: string): string {
-  return key.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
 function parseExpectedField(value: unknown, path: string): ExpectedField {

@@ -3,6 +3,7 @@
  * and known secret values (credentials resolved for the step) wherever they appear.
  */
 export const REDACTED = '[redacted]';
+import { isPlainObject } from '../json/index.ts';
 
 const SECRET_HEADERS: ReadonlySet<string> = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key', 'api-key']);
 const SECRET_PARTS = ['token', 'secret', 'password', 'passwd', 'key', 'auth', 'session', 'credential', 'signature'];
@@ -34,12 +35,6 @@ function redactString(text: string, list: readonly string[]): string {
   let out = text;
   for (const n of list) if (out.includes(n)) out = out.split(n).join(REDACTED);
   return out;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (value === null || typeof value !== 'object') return false;
-  const proto: unknown = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
 }
 
 function walk(value: unknown, list: readonly string[]): unknown {

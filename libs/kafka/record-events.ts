@@ -7,6 +7,7 @@ import { errorFactory, pickErrors } from '../errors/index.ts';
 import { envelopeHeaders, externalEnvelope } from './envelope.ts';
 import { recordEventKey, recordEventTypes, type RecordChanged, type RecordEventType } from './events.ts';
 import type { OutgoingEvent } from './producer.ts';
+import { isPlainObject, pointer } from '../json/index.ts';
 
 export const recordEventErrors = pickErrors('EVENT_INVALID');
 
@@ -45,17 +46,6 @@ const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 // Date and time to at least the minute, and an explicit zone: a local time would be
 // read in the server's zone, which differs between producers and the hub.
 const isoPattern = /^(\d{4})-(\d{2})-(\d{2})T([01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,9})?)?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)$/i;
-
-/** JSON pointer of `key` under `parent` (RFC 6901 escaping). */
-export function pointer(parent: string, key: string | number): string {
-  return `${parent}/${String(key).replace(/~/g, '~0').replace(/\//g, '~1')}`;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value) as unknown;
-  return proto === Object.prototype || proto === null;
-}
 
 function kindOf(value: unknown): string {
   if (value === null) return 'null';

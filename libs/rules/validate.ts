@@ -6,6 +6,7 @@
 import { raise } from './errors.ts';
 import { builtinOperators, customOperators, scopedOperators, type Arity } from './operators.ts';
 import { unsafePattern } from './regex.ts';
+import { kindOf, pointer } from '../json/index.ts';
 
 export const ruleLimits = {
   maxDepth: 32,
@@ -23,16 +24,6 @@ export interface ValidateRuleOptions {
    * the pointer of the path; lets a caller check that the names exist.
    */
   onVar?: (segments: readonly string[], path: string) => void;
-}
-
-function pointer(parent: string, key: string | number): string {
-  return `${parent}/${String(key).replace(/~/g, '~0').replace(/\//g, '~1')}`;
-}
-
-function kindOf(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'array';
-  return typeof value;
 }
 
 const arityOf = (op: string): Arity | undefined =>

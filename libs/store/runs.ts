@@ -57,7 +57,8 @@ export interface RunStore {
   getMany(runIds: readonly string[]): Promise<Map<string, Run>>;
   /** Writes the whole run (insert or replace): the executor's write-behind projection. */
   put(run: Run): Promise<void>;
-  list(workspaceId: string, workflowId: string, options: { status?: RunStatus; limit: number; beforeQueuedAt?: Date }): Promise<Run[]>;
+  /** Newest first, in (queuedAt, runId) order, which is unique: `after` is the last run of the previous page. */
+  list(workspaceId: string, workflowId: string, options: { status?: RunStatus; limit: number; after?: { queuedAt: Date; runId: string } }): Promise<Run[]>;
 }
 
 export const runsCollection: CollectionSpec = {
@@ -113,10 +114,11 @@ export function createRunStore(db: Db): RunStore {
       const { _id, ...rest } = toStored({ ...run, updatedAt: new Date() });
       await runs.replaceOne({ _id }, rest, { upsert: true });
     }),
-    list: (workspaceId, workflowId, { status, limit, beforeQueuedAt }) => guard('listing runs', async () => {
+    list: (workspaceId, workflowId, { status, limit, after }) => guard('listing runs', async () => {
       const filter: Record<string, unknown> = { workspaceId, workflowId };
       if (status) filter.status = status;
-      if (beforeQueuedAt) filter.queuedAt = { $lt: beforeQueuedAt };
+      // Runs queued at the same instant (a bulk start) are told apart by id: none is skipped.
+      if (after) filter.$or = [{ queuedAt: { $lt: after.queuedAt } }, { queuedAt: after.queuedAt, _id: { $lt: after.runId } }];
       const docs = await runs.find(filter).sort({ queuedAt: -1, _id: -1 }).limit(limit).toArray();
       return docs.map(fromStored);
     }),

@@ -8,6 +8,7 @@
  * text never trips it: a template (`{{...}}`) is never a hit, and a webhook trigger's
  * own `secret` (which the hub seals) is not scanned.
  */
+import { escapePointer as esc, isPlainObject } from '../json/index.ts';
 
 export interface SecretHit {
   /** JSON pointer to the string (or the object key) that holds it. */
@@ -68,8 +69,6 @@ function kindIn(text: string, inSteps: boolean): string | undefined {
   return undefined;
 }
 
-const esc = (key: string | number): string => String(key).replace(/~/g, '~0').replace(/\//g, '~1');
-const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const MAX_DEPTH = 100;
 
 /** Every string and object key, in document order; the first hit is returned. */

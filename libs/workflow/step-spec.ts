@@ -15,9 +15,10 @@ import type { RecordReader } from '../store/records.ts';
 import type { ResolvedCredential } from '../store/credentials.ts';
 import type { HttpClient } from '../http/index.ts';
 import type { CodeLimits, CodeRunner } from '../sandbox/code-runner.ts';
-import type { JsonSchema } from './json-schema.ts';
+import type { JsonSchema } from '../schema/compile.ts';
+import type { RecordWriteLog } from './steps/record-writes.ts';
 
-export type { JsonSchema } from './json-schema.ts';
+export type { JsonSchema } from '../schema/compile.ts';
 
 export interface WorkflowLimits {
   maxSteps: number;
@@ -91,6 +92,8 @@ export interface StepHandlerDeps {
   maxDepth: number;
   searchScanMax: number;
   emailDeliveryTimeoutMs: number;
+  /** The executor's record writes, serialized per record (none in dry runs). */
+  recordWrites?: RecordWriteLog;
 }
 
 export interface StepTypeSpec {

@@ -17,6 +17,7 @@
  */
 import { HubError, type ErrorSpec } from '../errors/index.ts';
 import { raise, workflowErrors } from './errors.ts';
+import { pointer } from '../json/index.ts';
 
 export const templateRoots = ['trigger', 'steps', 'item', 'index'] as const;
 export type TemplateRoot = (typeof templateRoots)[number];
@@ -156,7 +157,7 @@ export function forEachTemplate(value: unknown, path: string, visit: (source: st
   } else if (Array.isArray(value)) {
     value.forEach((item, i) => forEachTemplate(item, `${path}/${i}`, visit));
   } else if (typeof value === 'object' && value !== null) {
-    for (const [k, v] of Object.entries(value)) forEachTemplate(v, `${path}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`, visit);
+    for (const [k, v] of Object.entries(value)) forEachTemplate(v, pointer(path, k), visit);
   }
 }
 
@@ -222,7 +223,7 @@ export function renderValue(value: unknown, scope: TemplateScope, options: Rende
   if (typeof value === 'object' && value !== null) {
     const entries: [string, unknown][] = [];
     for (const [k, v] of Object.entries(value)) {
-      const rendered = renderValue(v, scope, { ...options, path: `${path}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}` });
+      const rendered = renderValue(v, scope, { ...options, path: pointer(path, k) });
       if (rendered !== undefined) entries.push([k, rendered]);
     }
     // fromEntries defines properties, so a "__proto__" key stays data.

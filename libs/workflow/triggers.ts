@@ -9,7 +9,7 @@ import { expectedBodySchema, parseHookDefinition } from '../contracts/hook-body.
 import type { RecordTriggerType, Trigger } from '../contracts/workflow.ts';
 import { canonicalTimeZone, parseCron } from './cron.ts';
 import { checkRule, fail } from './checks.ts';
-import type { JsonSchema } from './json-schema.ts';
+import type { JsonSchema } from '../schema/compile.ts';
 import { objectNameSchema, ruleSchema } from './step-spec.ts';
 
 const RECORD_TRIGGERS = ['record.created', 'record.updated', 'record.deleted'] as const;

@@ -28,11 +28,13 @@ import type { ValidateFunction } from 'ajv';
 import { HubError } from '../errors/index.ts';
 import type { Step, WorkflowDefinition } from '../contracts/workflow.ts';
 import { checkRule, fail } from './checks.ts';
-import { compileSchema, firstProblem, kindOf, type JsonSchema } from './json-schema.ts';
+import { compileSchema, type JsonSchema } from '../schema/compile.ts';
+import { schemaProblem } from '../schema/problem.ts';
 import { defaultLimits, stepTypes as defaultStepTypes, type StepContext, type StepRegistry, type WorkflowLimits } from './step-types.ts';
 import { checkTrigger, triggerSchema } from './triggers.ts';
 import { forEachTemplate, parseTemplate } from './template.ts';
 import { findSecret, secretMessage } from './secrets-scan.ts';
+import { isPlainObject, kindOf, pointer } from '../json/index.ts';
 
 export interface ParseOptions {
   stepTypes?: StepRegistry;
@@ -41,9 +43,6 @@ export interface ParseOptions {
 
 /** Nesting levels of the body; deeper is refused before anything recurses into it. */
 const BODY_MAX_DEPTH = 64;
-
-const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const esc = (key: string | number): string => String(key).replace(/~/g, '~0').replace(/\//g, '~1');
 
 /**
  * The JSON Schema of a workflow definition (with these step types and limits): add it
@@ -121,7 +120,7 @@ function notJson(value: unknown, max: number): { path: string; message: string }
     }
     if (!Array.isArray(v) && !isPlainObject(v)) return { path, message: `must be a JSON value, got ${typeof v}` };
     if (depth >= max) return { path, message: `the definition nests deeper than ${max} levels` };
-    for (const [k, child] of Object.entries(v)) pending.push([child, `${path}/${esc(k)}`, depth + 1]);
+    for (const [k, child] of Object.entries(v)) pending.push([child, pointer(path, k), depth + 1]);
   }
   return undefined;
 }
@@ -238,7 +237,8 @@ export function parseWorkflowDefinition(body: unknown, options: ParseOptions = {
   const data = structuredClone(body) as { name: string; trigger: Record<string, unknown>; steps: RawStep[] };
   const validate = validatorFor(registry, limits);
   if (!validate(data)) {
-    const problem = firstProblem(validate.errors ?? [], data);
+    // The author wrote the definition: a message may quote it.
+    const problem = schemaProblem(validate.errors ?? [], { data, showValues: true, describe: true, root: 'the definition' });
     fail(problem.path, problem.message);
   }
   const trigger = checkTrigger(data.trigger);

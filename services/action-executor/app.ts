@@ -19,6 +19,7 @@ import type { Logger } from '../../libs/log/index.ts';
 import type { RecordReader } from '../../libs/store/records.ts';
 import type { RunStore } from '../../libs/store/runs.ts';
 import { createRecordStepHandlers } from '../../libs/workflow/steps/records.ts';
+import { createRecordWriteLog } from '../../libs/workflow/steps/record-writes.ts';
 import { createStepHandlers, type StepHandlerDeps } from '../../libs/workflow/steps/index.ts';
 import type { StepHandler } from '../../libs/workflow/interpreter.ts';
 import { createExecutor, type Executor, type ExecutorDeps, type ExecutorLimits, type KnownRuns } from './executor.ts';
@@ -62,13 +63,15 @@ export function createExecutorApp(d: ExecutorAppDeps): ExecutorApp {
   const now = d.now ?? Date.now;
   const notificationsTopic = d.runtime.topic(topics.notifications);
   const publishRecords = (events: RecordChanged[]) => bus.publish(recordsTopic, events.map(recordEventMessage));
+  // This executor owns its workspaces' runs: their writes to one record take turns here.
+  const recordWrites = createRecordWriteLog();
   const handlers = new Map<string, StepHandler>([
     ...(d.integrations
       ? createStepHandlers({
-        ...d.integrations, records: d.records, publishRecords, maxDepth: d.limits.workflowMaxDepth, searchScanMax: d.limits.searchScanMax,
+        ...d.integrations, records: d.records, publishRecords, recordWrites, maxDepth: d.limits.workflowMaxDepth, searchScanMax: d.limits.searchScanMax,
         publishNotification: (n) => bus.publish(notificationsTopic, [{ key: n.notificationId, value: n, headers: { 'hub.event-type': n.type, 'hub.run-id': n.runId } }]),
       })
-      : createRecordStepHandlers({ reader: d.records, publish: publishRecords, maxDepth: d.limits.workflowMaxDepth, searchScanMax: d.limits.searchScanMax })),
+      : createRecordStepHandlers({ reader: d.records, publish: publishRecords, writes: recordWrites, maxDepth: d.limits.workflowMaxDepth, searchScanMax: d.limits.searchScanMax })),
     ...(d.extraHandlers ?? []),
   ]);
   const projection = createRunProjection(d.runs, log, { intervalMs: d.projectionIntervalMs ?? 50 });

@@ -8,6 +8,7 @@ import type { Logger } from '../../libs/log/index.ts';
 import type { CredentialResolvers, SmtpSettings } from './deps.ts';
 import type { NotificationLedger } from './delivery-ledger.ts';
 import { createSmtpMailer, type Mailer } from './smtp.ts';
+import { createAddressGuard } from '../../libs/http/index.ts';
 import { deliveryBackoff, onNotificationRequested, type NotifierDeps } from './notify.ts';
 import { backoffDelayMs, sleep } from '../../libs/time/sleep.ts';
 
@@ -21,6 +22,8 @@ export interface NotifierSettings {
   retryBackoffMs: number;
   smtpTimeoutMs: number;
   chatTimeoutMs: number;
+  /** HUB_HTTP_ALLOWLIST: private addresses a workspace's own SMTP server may have. */
+  allowlist?: readonly string[];
 }
 
 export interface NotifierAppDeps extends CredentialResolvers {
@@ -56,7 +59,7 @@ export function createNotifier(d: NotifierAppDeps): ConsumerRunner {
   const deps: NotifierDeps = {
     ledger: d.ledger,
     publishResult: (e: RunEvent) => d.runtime.bus.publish(runsTopic, [{ key: e.workspaceId, value: e, headers: { 'hub.event-type': e.type, 'hub.run-id': e.runId } }]),
-    mailer: d.mailer ?? createSmtpMailer({ timeoutMs: s.smtpTimeoutMs }),
+    mailer: d.mailer ?? createSmtpMailer({ timeoutMs: s.smtpTimeoutMs, guard: createAddressGuard({ allowlist: s.allowlist ?? [] }) }),
     http: d.http,
     resolveSmtp: d.resolveSmtp,
     resolveChatWebhook: d.resolveChatWebhook,

@@ -15,6 +15,12 @@ export interface SmtpSettings {
   password?: Secret;
   /** The From header; the hub's HUB_SMTP_FROM when absent. */
   from?: string;
+  /**
+   * A workspace's own server (a stored credential): connected through the address guard
+   * (no private, loopback or metadata addresses unless the operator's allowlist names
+   * them). The operator's HUB_SMTP_URL is not guarded: the operator chose it.
+   */
+  guarded?: boolean;
 }
 
 export interface CredentialResolvers {

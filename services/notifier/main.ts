@@ -26,7 +26,7 @@ await runService(log, async (onStop) => {
     async resolveSmtp(workspaceId, name) {
       const c = await credentials.resolve(workspaceId, name);
       if (!c || c.type !== 'smtp') return null;
-      return { host: c.host, port: c.port, secure: c.secure, ...(c.username ? { username: c.username } : {}), ...(c.password ? { password: c.password } : {}), ...(c.from ? { from: c.from } : {}) };
+      return { host: c.host, port: c.port, secure: c.secure, guarded: true, ...(c.username ? { username: c.username } : {}), ...(c.password ? { password: c.password } : {}), ...(c.from ? { from: c.from } : {}) };
     },
     async resolveChatWebhook(workspaceId, name) {
       const c = await credentials.resolve(workspaceId, name);
@@ -40,7 +40,7 @@ await runService(log, async (onStop) => {
     log,
     settings: {
       smtp: config.smtp, from: config.smtpFrom, maxAttempts: config.smtpMaxAttempts, retryBackoffMs: config.smtpRetryBackoffMs,
-      smtpTimeoutMs: config.smtpTimeoutMs, chatTimeoutMs: config.chatTimeoutMs,
+      smtpTimeoutMs: config.smtpTimeoutMs, chatTimeoutMs: config.chatTimeoutMs, allowlist: config.httpAllowlist,
     },
     ...resolvers,
     claimStaleMs: config.claimStaleMs,

@@ -4,7 +4,9 @@
  * Failures come back classified: a 4xx reply or a connection that was never made or
  * dropped is temporary, a 5xx reply is permanent.
  */
+import net from 'node:net';
 import nodemailer from 'nodemailer';
+import type { AddressGuard } from '../../libs/http/index.ts';
 import type { HubError } from '../../libs/errors/index.ts';
 import { errorMessage } from '../../libs/errors/index.ts';
 import { raiseNotifier } from './errors.ts';
@@ -50,10 +52,42 @@ export function classifySmtpError(err: unknown): HubError {
   return raiseNotifier('SMTP_FAILED', `sending failed: ${reply}`, { cause: err });
 }
 
-export function createSmtpMailer(options: { timeoutMs: number }): Mailer {
+/**
+ * A connection to a workspace's own SMTP server through the address guard, checked at
+ * connect time as http steps are (the resolved addresses, then the peer once connected),
+ * so a stored host that resolves to a private, loopback or metadata address is refused
+ * with HTTP_ADDRESS_BLOCKED before a byte is sent.
+ */
+function guardedSocket(guard: AddressGuard, host: string, port: number, timeoutMs: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    try {
+      guard.checkHost(host);
+    } catch (err) {
+      reject(err);
+      return;
+    }
+    const socket = net.connect({ host, port, lookup: guard.lookup, timeout: timeoutMs });
+    socket.once('connect', () => {
+      socket.setTimeout(0);
+      const refused = guard.refusal(host, socket.remoteAddress);
+      if (refused) { socket.destroy(); reject(refused); } else resolve(socket);
+    });
+    socket.once('timeout', () => { socket.destroy(); reject(Object.assign(new Error(`connecting to ${host}:${port} timed out`), { code: 'ETIMEDOUT' })); });
+    socket.once('error', (err) => reject(err));
+  });
+}
+
+export function createSmtpMailer(options: { timeoutMs: number; guard?: AddressGuard }): Mailer {
   return {
     async send(server, mail) {
+      const guard = server.guarded ? options.guard : undefined;
+      if (server.guarded && !guard) throw raiseNotifier('SMTP_FAILED', 'no address guard for a workspace\'s SMTP server');
       const transport = nodemailer.createTransport({
+        ...(guard ? {
+          getSocket: (_o: unknown, callback: (err: Error | null, socket?: { connection: net.Socket }) => void) => {
+            guardedSocket(guard, server.host, server.port, options.timeoutMs).then((connection) => callback(null, { connection }), (err: Error) => callback(err));
+          },
+        } : {}),
         host: server.host,
         port: server.port,
         secure: server.secure,
@@ -84,6 +118,8 @@ export function createSmtpMailer(options: { timeoutMs: number }): Mailer {
           response: info.response,
         };
       } catch (err) {
+        // The guard's refusal keeps its own code: it is the workspace's setting, not the server, that is wrong.
+        if (err instanceof Error && (err as { code?: unknown }).code === 'HTTP_ADDRESS_BLOCKED') throw err;
         throw classifySmtpError(err);
       } finally {
         transport.close();

@@ -31,6 +31,7 @@ import { testIngressEnv } from '../support/ingress.ts';
 import { startService, type ServiceProcess } from '../support/process.ts';
 import { percentile, producerPerformance, recordBenchmark } from './support.ts';
 import { freePort } from '../support/net.ts';
+import { sleep } from '../../libs/time/sleep.ts';
 
 // ---- autocannon (no type declarations shipped; only what we use) ----
 interface AcRequest {
@@ -74,7 +75,6 @@ const STEP_S = 2.5;
 const benchLog = createLogger({ service: 'bench-ingress', level: 'warn', destination: process.stderr });
 const say = (text: string) => console.log(`· ${text}`);
 const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : '–');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // ---- CPU per process, from /proc (which process the 2 cores went to) ----
 /** Ticks per process and the label it counts under (the listed root it descends from, else `other`). */

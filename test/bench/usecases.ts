@@ -15,11 +15,11 @@ import { startBillingEmulator } from '../emulators/billing.ts';
 import { createCodeRunner } from '../../libs/sandbox/code-runner.ts';
 import { deleteTopicsWithPrefix } from './topics-cleanup.ts';
 import { percentile, recordBenchmark } from './support.ts';
+import { sleep } from '../../libs/time/sleep.ts';
 
 const RATE = Number(process.argv[2] ?? 10);
 const SECONDS = Number(process.argv[3] ?? 30);
 const say = (text: string) => console.log(`· ${text}`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Figures { name: string; sent: number; completed: number; runsPerSec: number; p50: number; p99: number; failed: number }
 

@@ -18,11 +18,11 @@ import { testIngressEnv } from '../support/ingress.ts';
 import { startService, type ServiceProcess } from '../support/process.ts';
 import { percentile, recordBenchmark } from './support.ts';
 import { freePort } from '../support/net.ts';
+import { sleep } from '../../libs/time/sleep.ts';
 
 const RUNS = Number(process.argv[2] ?? 3000);
 const LATENCY_SECONDS = 20;
 const say = (text: string) => console.log(`· ${text}`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main(): Promise<void> {
   const port = await freePort();

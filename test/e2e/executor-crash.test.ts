@@ -10,11 +10,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startTestIngress, type TestIngress } from '../support/ingress.ts';
 import { envFor, startService, type ServiceProcess } from '../support/process.ts';
-import { eventually, sleep } from '../support/env.ts';
+import { eventually } from '../support/env.ts';
 import { readTopic } from '../support/topic.ts';
 import { topics } from '../../libs/kafka/topics.ts';
 import type { RecordChanged } from '../../libs/kafka/events.ts';
 import { createRunStore } from '../../libs/store/runs.ts';
+import { sleep } from '../../libs/time/sleep.ts';
 
 const ingresses: TestIngress[] = [];
 const processes: ServiceProcess[] = [];

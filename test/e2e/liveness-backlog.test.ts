@@ -10,13 +10,14 @@ import assert from 'node:assert/strict';
 import { startE2EHub, type E2EHub } from '../support/e2e-hub.ts';
 import { postDeliveries, startEffectCounter, type EffectCounter, type LoadResult } from '../support/delivery-load.ts';
 import { startPrivateKafka, type PrivateKafka } from '../support/private-kafka.ts';
-import { eventually, sleep, testLogger } from '../support/env.ts';
+import { eventually, testLogger } from '../support/env.ts';
 import { readTopic } from '../support/topic.ts';
 import { startKafkaRuntime } from '../../libs/kafka/runtime.ts';
 import { dlqTopic, topics } from '../../libs/kafka/topics.ts';
 import type { RunEvent } from '../../libs/kafka/events.ts';
 import { createRunStore } from '../../libs/store/runs.ts';
 import type { BaseConfig } from '../../libs/config/index.ts';
+import { sleep } from '../../libs/time/sleep.ts';
 
 const DELIVERIES = Number(process.env.LIVENESS_DELIVERIES ?? 3000);
 

@@ -9,9 +9,10 @@ import { connectStore, type Store } from '../../libs/store/mongo.ts';
 import type { RecordDocument } from '../../libs/store/records.ts';
 import { topics, dlqTopic } from '../../libs/kafka/topics.ts';
 import { recordEventKey } from '../../libs/kafka/events.ts';
-import { isolatedConfig, testLogger, eventually, sleep } from '../support/env.ts';
+import { isolatedConfig, testLogger, eventually } from '../support/env.ts';
 import { recordStream, expectedProjection } from '../support/records.ts';
 import { envFor, startService, type ServiceProcess } from '../support/process.ts';
+import { sleep } from '../../libs/time/sleep.ts';
 
 const config = isolatedConfig('crash');
 const log = testLogger('crash-test');

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { sleep } from '../../libs/time/sleep.ts';
 
 /**
  * The shared machinery of the HTTP emulators used by the end-to-end tests: a tiny router on
@@ -392,10 +393,6 @@ function matchPath(pattern: string[], actual: string[]): Record<string, string> 
   return params;
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 // ---- helpers for the emulators --------------------------------------------------------
 
 /** The token of `Authorization: Bearer <token>`, or undefined. */
@@ -425,10 +422,6 @@ export function newId(prefix = '', length = 14): string {
 
 export function md5(text: string): string {
   return createHash('md5').update(text).digest('hex');
-}
-
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 export const EMAIL_PATTERN = /^[^\s@]{1,64}@[^\s@]+\.[^\s@]{2,}$/;

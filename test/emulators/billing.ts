@@ -1,8 +1,9 @@
 import {
-  ApiError, EMAIL_PATTERN, basicCredentials, bearerToken, isPlainObject, newId, startHttpEmulator,
+  ApiError, EMAIL_PATTERN, basicCredentials, bearerToken, newId, startHttpEmulator,
   type CommonOptions, type Emulator, type ErrorKind, type Reply, type RouteContext,
 } from './base.ts';
 import { createEventLog, createdRange, type StripeEvent, type StripeWebhookOptions } from './billing-events.ts';
+import { isPlainObject } from '../../libs/json/index.ts';
 
 /**
  * A billing platform (use case 8), mimicking the Stripe API (v1). Bodies may be form-encoded

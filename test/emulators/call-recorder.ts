@@ -1,7 +1,8 @@
 import {
-  ApiError, basicCredentials, decodeCursor, encodeCursor, isPlainObject, newId, sendWebhook, startHttpEmulator,
+  ApiError, basicCredentials, decodeCursor, encodeCursor, newId, sendWebhook, startHttpEmulator,
   type CommonOptions, type Emulator, type ErrorKind, type Reply, type RouteContext, type SendOptions, type WebhookDelivery,
 } from './base.ts';
+import { isPlainObject } from '../../libs/json/index.ts';
 
 /**
  * A call recorder (use case 3), mimicking the Gong API v2: HTTP Basic auth with an access

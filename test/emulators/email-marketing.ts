@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import {
-  ApiError, EMAIL_PATTERN, basicCredentials, bearerToken, isPlainObject, md5, newId, startHttpEmulator,
+  ApiError, EMAIL_PATTERN, basicCredentials, bearerToken, md5, newId, startHttpEmulator,
   type CommonOptions, type Emulator, type ErrorKind, type Reply, type RouteContext,
 } from './base.ts';
+import { isPlainObject } from '../../libs/json/index.ts';
 
 /**
  * An email marketing tool (use case 5), mimicking the Mailchimp Marketing API 3.0.

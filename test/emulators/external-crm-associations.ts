@@ -1,5 +1,6 @@
-import { ApiError, isPlainObject, type Reply, type Route, type RouteContext } from './base.ts';
+import { ApiError, type Reply, type Route, type RouteContext } from './base.ts';
 import type { CrmObject, ObjectType } from './external-crm.ts';
+import { isPlainObject } from '../../libs/json/index.ts';
 
 /**
  * HubSpot's associations for the external-CRM emulator: the v4 API (labels as type ids,

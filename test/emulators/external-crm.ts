@@ -1,9 +1,10 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import {
-  ApiError, EMAIL_PATTERN, bearerToken, decodeCursor, encodeCursor, isPlainObject, sendWebhook, startHttpEmulator,
+  ApiError, EMAIL_PATTERN, bearerToken, decodeCursor, encodeCursor, sendWebhook, startHttpEmulator,
   type CommonOptions, type Emulator, type ErrorKind, type Reply, type RouteContext, type WebhookDelivery,
 } from './base.ts';
 import { associationRoutes, createAssociationStore, targetOfType } from './external-crm-associations.ts';
+import { isPlainObject } from '../../libs/json/index.ts';
 
 /**
  * An external CRM for two-way sync (use case 9 and the data-sync guide), mimicking the

@@ -1,8 +1,9 @@
 import {
-  ApiError, EMAIL_PATTERN, basicCredentials, isPlainObject, startHttpEmulator,
+  ApiError, EMAIL_PATTERN, basicCredentials, startHttpEmulator,
   type CommonOptions, type Emulator, type ErrorKind, type Reply, type RouteContext,
 } from './base.ts';
 import { synthesiseCompany } from './enrichment.ts';
+import { isPlainObject } from '../../libs/json/index.ts';
 
 /**
  * A lead scoring tool (use case 7), mimicking MadKudu's API v1: HTTP Basic with the API key

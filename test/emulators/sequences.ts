@@ -1,7 +1,8 @@
 import {
-  ApiError, EMAIL_PATTERN, bearerToken, decodeCursor, encodeCursor, isPlainObject, startHttpEmulator,
+  ApiError, EMAIL_PATTERN, bearerToken, decodeCursor, encodeCursor, startHttpEmulator,
   type CommonOptions, type Emulator, type ErrorKind, type Reply, type RouteContext,
 } from './base.ts';
+import { isPlainObject } from '../../libs/json/index.ts';
 
 /**
  * An email sequence tool (use case 6), mimicking the Outreach API v2: OAuth Bearer token,

@@ -1,7 +1,8 @@
 import {
-  ApiError, bearerToken, decodeCursor, encodeCursor, isPlainObject, newId, startHttpEmulator,
+  ApiError, bearerToken, decodeCursor, encodeCursor, newId, startHttpEmulator,
   type CommonOptions, type Emulator, type ErrorKind, type Reply, type RouteContext,
 } from './base.ts';
+import { isPlainObject } from '../../libs/json/index.ts';
 
 /**
  * A data warehouse with product usage metrics (use case 2), mimicking the Google BigQuery

@@ -15,9 +15,10 @@ import type { EventBus } from '../../libs/kafka/producer.ts';
 import { topics, dlqTopic } from '../../libs/kafka/topics.ts';
 import { recordEventKey, type RecordChanged, type RunEvent } from '../../libs/kafka/events.ts';
 import { HubError } from '../../libs/errors/index.ts';
-import { isolatedConfig, testLogger, eventually, sleep } from '../support/env.ts';
+import { isolatedConfig, testLogger, eventually } from '../support/env.ts';
 import { recordEvent } from '../support/records.ts';
 import { readTopic } from '../support/topic.ts';
+import { sleep } from '../../libs/time/sleep.ts';
 
 const config = isolatedConfig('runner');
 const log = testLogger('runner-test');

@@ -5,6 +5,7 @@ import { Writable } from 'node:stream';
 import { startTestIngress, type TestIngress } from '../support/ingress.ts';
 import { createCredentialStore, type CredentialDocument } from '../../libs/store/credentials.ts';
 import { SecretBox } from '../../libs/secrets/crypto.ts';
+import { sleep } from '../../libs/time/sleep.ts';
 
 const TOKEN = 'tok_live_9c8b7a6f5e4d3c2b1a';
 const PASSWORD = 'correct-horse-battery-9';
@@ -114,7 +115,7 @@ test('a duplicate name is 409 CREDENTIAL_EXISTS; PUT rotates the secret under th
 
   const before = (await inject('GET', '/v1/credentials/crm-api')).json() as { createdAt: string; updatedAt: string };
   const sealedBefore = (await t.store.db.collection<CredentialDocument>('credentials').findOne({ workspaceId, name: 'crm-api' }))!.sealed;
-  await new Promise((r) => setTimeout(r, 5));
+  await sleep(5);
   const put = await inject('PUT', '/v1/credentials/crm-api', { type: 'bearer', token: 'rotated-token-0123456789' });
   assert.equal(put.statusCode, 200, put.body);
   assertNoSecret(put.body);

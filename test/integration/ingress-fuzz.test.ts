@@ -17,6 +17,7 @@ import { generateSecret, sign } from '../../libs/webhooks/standard.ts';
 import { checkHookBody, parseHookDefinition } from '../../libs/contracts/hook-body.ts';
 import type { ExpectedBody } from '../../libs/contracts/hook-body.ts';
 import { seededRandom } from '../support/random.ts';
+import { isPlainObject } from '../../libs/json/index.ts';
 
 const SEED = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) >>> 0 : Math.floor(Math.random() * 2 ** 32);
 const TOTAL = Math.max(1, Number(process.env.FUZZ_REQUESTS ?? 10_500));
@@ -593,7 +594,6 @@ const GENERATORS: readonly (readonly [number, string, Generator])[] = [
 // ---------------------------------------------------------------- the safety check: every request must be refused
 
 const textOf = (payload: string | Buffer | undefined) => (payload === undefined ? '' : Buffer.isBuffer(payload) ? payload.toString('utf8') : payload);
-const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The body as the ingress's JSON parser would read it (it drops one BOM), or undefined when it is not JSON. */
 function asJson(payload: string | Buffer | undefined): { value: unknown } | undefined {

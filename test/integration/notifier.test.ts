@@ -28,12 +28,13 @@ import type { StepResult, StepRunContext } from '../../libs/workflow/interpreter
 import type { Step } from '../../libs/contracts/workflow.ts';
 import { createEmailStepHandler } from '../../libs/workflow/steps/email.ts';
 import { startSmtpCapture, type SmtpCapture, type CapturedMessage } from '../../stack/smtp/catcher.ts';
-import { isolatedConfig, testLogger, eventually, sleep } from '../support/env.ts';
+import { isolatedConfig, testLogger, eventually } from '../support/env.ts';
 import { readTopic, type ReadMessage } from '../support/topic.ts';
 import { envFor, startService, type ServiceProcess } from '../support/process.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { sleep } from '../../libs/time/sleep.ts';
 
 const config = isolatedConfig('notifier');
 const log = testLogger('notifier-test');

@@ -10,10 +10,11 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startWorkflowHub, type WorkflowHub } from '../support/workflow-hub.ts';
-import { eventually, sleep } from '../support/env.ts';
+import { eventually } from '../support/env.ts';
 import { HubError } from '../../libs/errors/index.ts';
 import type { StepHandler } from '../../libs/workflow/interpreter.ts';
 import type { CodeInput } from '../../libs/contracts/workflow.ts';
+import { sleep } from '../../libs/time/sleep.ts';
 
 /** `gate:<name>` waits until the test opens that gate; `flaky:<n>` fails retriably n times per step; anything else returns at once. */
 class TestSteps {

@@ -11,6 +11,7 @@ import { readTopic } from '../support/topic.ts';
 import { topics } from '../../libs/kafka/topics.ts';
 import type { RecordChanged } from '../../libs/kafka/events.ts';
 import { createRecordReader } from '../../libs/store/records.ts';
+import { sleep } from '../../libs/time/sleep.ts';
 
 let hub: WorkflowHub;
 before(async () => { hub = await startWorkflowHub('wfruns'); });
@@ -167,7 +168,7 @@ test('manual runs: single, bulk (one run per record) and global; Idempotency-Key
     assert.equal(res.statusCode, status, `${JSON.stringify(body)}: ${res.body}`);
     assert.equal((res.json() as { error: { path: string } }).error.path, path);
   }
-  await new Promise((r) => setTimeout(r, 500));
+  await sleep(500);
   assert.equal((await hub.runsOf(bulk)).length, 3, 'refused requests started no run');
   const notManual = await hub.activate({ name: 'Not manual', trigger: { type: 'record.created', object: 'zzz' }, steps: [{ id: 'x', type: 'record.create', input: { object: 'zzz2', values: { a: 1 } } }] });
   const refused = await hub.call('POST', `/v1/workflows/${notManual}/runs`, {});
@@ -252,7 +253,7 @@ test('dry run of the draft: record writes are computed and shown, not performed'
   const wouldPublish = body.steps[1]!.output.dryRun!.wouldPublish;
   assert.equal(wouldPublish.type, 'record.created');
   assert.deepEqual(JSON.parse(wouldPublish.record!), { owner: 'Sam', companies: 1 });
-  await new Promise((r) => setTimeout(r, 300));
+  await sleep(300);
   assert.equal((await readTopic<RecordChanged>(hub.runtime, hub.runtime.topic(topics.records))).length, before, 'nothing was published');
   assert.equal(await hub.t.store.db.collection('records').countDocuments({ object: 'dry_things' }), 0);
 
@@ -302,7 +303,7 @@ test('the loop guard stops a workflow that keeps triggering itself at the config
     const list = await hub.runsOf(workflowId);
     return list.some((r) => r.status === 'failed') ? list : null;
   }, 60_000);
-  await new Promise((r) => setTimeout(r, 1000));
+  await sleep(1000);
   const all = await hub.runsOf(workflowId);
   assert.equal(all.length, 6, 'depths 0 to 5, then nothing more');
   assert.deepEqual(all.map((r) => r.depth).sort(), [0, 1, 2, 3, 4, 5]);
@@ -420,4 +421,30 @@ test('dry run with code, http and email steps: code runs, the request and the em
   } finally {
     server.close();
   }
+});
+
+test('runs pages never skip or repeat a run, even when many share a queuedAt', async () => {
+  const workflowId = await hub.activate({ name: 'Bulk listed', trigger: { type: 'manual', availability: 'bulk', object: 'bulked' }, steps: [{ id: 'n', type: 'record.create', input: { object: 'bulked_log', values: { of: '{{trigger.record.id}}' } } }] });
+  const recordIds = Array.from({ length: 25 }, (_, i) => `b${i}`);
+  await hub.sendRecords(recordIds.map((id) => ({ type: 'record.created', object: 'bulked', recordId: id, record: { n: id } })));
+  await eventually('records projected', async () => (await Promise.all(recordIds.map((id) => hub.t.store.db.collection('records').findOne({ workspaceId: hub.workspaceId, object: 'bulked', recordId: id })))).every(Boolean), 30_000);
+  // One request: every run is queued at the same instant.
+  const started = (await hub.call('POST', `/v1/workflows/${workflowId}/runs`, { recordIds })).json() as { runIds: string[] };
+  assert.equal(started.runIds.length, 25);
+  const listed: string[] = [];
+  let cursor: string | null = null;
+  let pages = 0;
+  do {
+    const res = await hub.call('GET', `/v1/workflows/${workflowId}/runs?limit=4${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    assert.equal(res.statusCode, 200, res.body);
+    const page = res.json() as { runs: { runId: string; queuedAt: string }[]; nextCursor: string | null };
+    listed.push(...page.runs.map((r) => r.runId));
+    cursor = page.nextCursor;
+    pages += 1;
+  } while (cursor !== null && pages < 20);
+  assert.equal(listed.length, 25, 'no run repeated or skipped');
+  assert.deepEqual([...listed].sort(), [...started.runIds].sort());
+  const bad = await hub.call('GET', `/v1/workflows/${workflowId}/runs?cursor=not-ours`);
+  assert.equal(bad.statusCode, 400);
+  assert.equal(bad.json().error.path, '/query/cursor');
 });

@@ -7,7 +7,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { sleep } from './env.ts';
+import { sleep } from '../../libs/time/sleep.ts';
 
 export interface LoadResult {
   accepted: number;

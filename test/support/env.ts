@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { baseConfigSpec, readConfig, type BaseConfig } from '../../libs/config/index.ts';
 import { createLogger, type Logger } from '../../libs/log/index.ts';
+import { sleep } from '../../libs/time/sleep.ts';
 
 /**
  * Configuration for a test on the real local stack, isolated from every other test
@@ -21,8 +22,6 @@ export function isolatedConfig(label: string, overrides: Record<string, string> 
 export function testLogger(name: string): Logger {
   return createLogger({ service: name, level: process.env.TEST_LOG_LEVEL ?? 'warn', destination: process.stderr });
 }
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `check` until it returns a truthy value or the time is up (then throws with `what`). */
 export async function eventually<T>(what: string, check: () => Promise<T | undefined | null | false>, timeoutMs = 30_000, intervalMs = 100): Promise<T> {

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { startBillingEmulator, startExternalCrmEmulator } from '../emulators/index.ts';
 import { startReceiver } from '../contract/connector.contract.ts';
+import { sleep } from '../../libs/time/sleep.ts';
 
 interface Answer { status: number; headers: Headers; body: any } // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -85,7 +86,7 @@ test('external CRM: rate-limit headers on every answer, and archived records lis
     await e.userDelete('contacts', c.id);
     assert.equal(e.objects.contacts.get(c.id)!.properties.lastmodifieddate, e.objects.contacts.get(c.id)!.createdAt, 'archiving does not bump lastmodifieddate');
     assert.equal((await call(`${e.url}/crm/v3/objects/contacts?archived=true`, e.token)).body.results[0].id, c.id);
-    await new Promise((r) => setTimeout(r, 250));
+    await sleep(250);
     assert.deepEqual((await call(`${e.url}/crm/v3/objects/contacts?archived=true`, e.token)).body.results, []);
   } finally {
     await e.close();

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HubError } from '../../libs/errors/index.ts';
-import { pointer, recordEventMessage, toRecordChanged, validateRecordEventInput } from '../../libs/kafka/record-events.ts';
+import { recordEventMessage, toRecordChanged, validateRecordEventInput } from '../../libs/kafka/record-events.ts';
+import { pointer } from '../../libs/json/index.ts';
 import { assertRefused } from '../support/errors.ts';
 
 const NOW = Date.UTC(2024, 4, 1, 12, 0, 0);

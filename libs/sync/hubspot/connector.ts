@@ -30,6 +30,7 @@ import { AppUnavailable, chunks, createTransport, raiseSync, refused, type AppAn
 import { HUBSPOT_OBJECTS, hubspotObjects } from './mappings.ts';
 import { hubspotCodec } from './values.ts';
 import { parseHubSpotWebhook, verifyHubSpotWebhook } from './webhooks.ts';
+import { backoffDelayMs } from '../../time/sleep.ts';
 
 export const hubspotPolicy: RateLimitPolicy = { max: 100, windowMs: 10_000, maxWaitMs: 60_000, maxAttempts: 6, backoffMs: 500, maxBatch: 100 };
 export const hubspotSearchPolicy: RateLimitPolicy = { ...hubspotPolicy, max: 4, windowMs: 1000 };
@@ -251,7 +252,7 @@ export function createHubSpotConnector(o: HubSpotOptions): Connector {
           const found = await matchLost(object, pending.map((p) => p.input), options.signal);
           for (const [i, id] of found) results[pending[i]!.index] = { ref: pending[i]!.input.ref, status: 'existing', id };
           pending = pending.filter((_, i) => !found.has(i));
-          await clock.sleep(limiter.policy.backoffMs * attempt, options.signal);
+          await clock.sleep(backoffDelayMs(attempt, { initialMs: limiter.policy.backoffMs, maxMs: limiter.policy.maxWaitMs }), options.signal);
         }
       }
       out.push(...results);

@@ -31,6 +31,7 @@ import { MAX_WAIT_MS } from '../../http/retry.ts';
 import type { StepHandler, StepRunContext } from '../interpreter.ts';
 import type { HttpInput } from '../../contracts/workflow.ts';
 import { integerSchema, type CredentialResolver, type StepTypeSpec } from '../step-spec.ts';
+import { escapePointer as esc, kindOf } from '../../json/index.ts';
 
 export type { CredentialResolver } from '../step-spec.ts';
 
@@ -53,8 +54,6 @@ const DROPPED_CROSS_ORIGIN: ReadonlySet<string> = new Set(['authorization', 'pro
 /** Client errors about where the request goes: reported at the step's url. */
 const URL_ERRORS: ReadonlySet<string> = new Set(['HTTP_URL_INVALID', 'HTTP_ADDRESS_BLOCKED', 'HTTP_HOST_NOT_FOUND']);
 
-const esc = (key: string) => key.replace(/~/g, '~0').replace(/\//g, '~1');
-const kindOf = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
 
 interface Prepared {
   method: HttpInput['method'];

@@ -8,7 +8,7 @@ import type { RecordCreateInput } from '../../contracts/workflow.ts';
 import type { StepHandler } from '../interpreter.ts';
 import { raiseRun } from '../run-errors.ts';
 import { objectNameSchema, valuesSchema, type StepTypeSpec } from '../step-spec.ts';
-import { current, guardDepth, plainValues, recordDeps, recordIdOf, recordView, write, type RecordStepDeps } from './record-store.ts';
+import { current, guardDepth, oneWriterAtATime, plainValues, recordDeps, recordIdOf, recordView, write, type RecordStepDeps } from './record-store.ts';
 
 export function createRecordCreateHandler(d: RecordStepDeps): StepHandler {
   return {
@@ -23,11 +23,13 @@ export function createRecordCreateHandler(d: RecordStepDeps): StepHandler {
         recordId = `rec_${createHash('sha256').update(ctx.effectId).digest('hex').slice(0, 20)}`;
       }
       guardDepth(d, ctx);
-      const existing = await current(d, ctx, input.object, recordId);
-      if (existing && existing.eventId === ctx.effectId) return { record: recordView(recordId, existing.fields) };
-      if (existing && !existing.deleted) throw raiseRun('RECORD_VALUES_INVALID', `${input.object} ${recordId} already exists`, { path: '/values/id' });
-      const event = await write(d, ctx, 'record.created', input.object, recordId, values, null, Object.keys(values));
-      return { record: recordView(recordId, values), ...(ctx.dryRun ? { dryRun: { wouldPublish: event } } : {}) };
+      return oneWriterAtATime(d, ctx, input.object, recordId, async () => {
+        const existing = await current(d, ctx, input.object, recordId);
+        if (existing && existing.eventId === ctx.effectId) return { record: recordView(recordId, existing.fields) };
+        if (existing && !existing.deleted) throw raiseRun('RECORD_VALUES_INVALID', `${input.object} ${recordId} already exists`, { path: '/values/id' });
+        const event = await write(d, ctx, 'record.created', input.object, recordId, values, null, Object.keys(values));
+        return { record: recordView(recordId, values), ...(ctx.dryRun ? { dryRun: { wouldPublish: event } } : {}) };
+      });
     },
   };
 }

@@ -3,7 +3,7 @@ import type { RecordDeleteInput } from '../../contracts/workflow.ts';
 import type { StepHandler } from '../interpreter.ts';
 import { raiseRun } from '../run-errors.ts';
 import { objectNameSchema, textSchema, type StepTypeSpec } from '../step-spec.ts';
-import { current, guardDepth, recordDeps, recordIdOf, write, type RecordStepDeps } from './record-store.ts';
+import { current, guardDepth, oneWriterAtATime, recordDeps, recordIdOf, write, type RecordStepDeps } from './record-store.ts';
 
 export function createRecordDeleteHandler(d: RecordStepDeps): StepHandler {
   return {
@@ -11,11 +11,13 @@ export function createRecordDeleteHandler(d: RecordStepDeps): StepHandler {
       const input = raw as RecordDeleteInput;
       const recordId = recordIdOf(input.recordId, '/recordId');
       guardDepth(d, ctx);
-      const existing = await current(d, ctx, input.object, recordId);
-      if (existing && existing.eventId === ctx.effectId) return { recordId };
-      if (!existing || existing.deleted) throw raiseRun('RECORD_NOT_FOUND', `no ${input.object} record ${recordId} to delete`, { path: '/recordId' });
-      const event = await write(d, ctx, 'record.deleted', input.object, recordId, null, existing, []);
-      return { recordId, ...(ctx.dryRun ? { dryRun: { wouldPublish: event } } : {}) };
+      return oneWriterAtATime(d, ctx, input.object, recordId, async () => {
+        const existing = await current(d, ctx, input.object, recordId);
+        if (existing && existing.eventId === ctx.effectId) return { recordId };
+        if (!existing || existing.deleted) throw raiseRun('RECORD_NOT_FOUND', `no ${input.object} record ${recordId} to delete`, { path: '/recordId' });
+        const event = await write(d, ctx, 'record.deleted', input.object, recordId, null, existing, []);
+        return { recordId, ...(ctx.dryRun ? { dryRun: { wouldPublish: event } } : {}) };
+      });
     },
   };
 }

@@ -10,6 +10,7 @@ import type { RecordReader } from '../../store/records.ts';
 import type { StepRunContext } from '../interpreter.ts';
 import type { StepHandlerDeps } from '../step-spec.ts';
 import { raiseRun } from '../run-errors.ts';
+import type { RecordWriteLog } from './record-writes.ts';
 
 export interface RecordStepDeps {
   reader: RecordReader;
@@ -19,11 +20,13 @@ export interface RecordStepDeps {
   maxDepth: number;
   /** A search reading more candidates than this fails instead of answering partially. */
   searchScanMax: number;
+  /** The executor's writes, serialized per record (absent in dry runs: nothing is written). */
+  writes?: RecordWriteLog;
 }
 
 /** The record steps' part of the hub's handler deps. */
 export const recordDeps = (d: StepHandlerDeps): RecordStepDeps =>
-  ({ reader: d.records, publish: d.publishRecords, maxDepth: d.maxDepth, searchScanMax: d.searchScanMax });
+  ({ reader: d.records, publish: d.publishRecords, maxDepth: d.maxDepth, searchScanMax: d.searchScanMax, ...(d.recordWrites ? { writes: d.recordWrites } : {}) });
 
 /** How templates see a record: its fields plus `id`. */
 export type RecordView = Record<string, unknown> & { id: string };
@@ -38,6 +41,12 @@ export function recordView(recordId: string, fields: Record<string, unknown>): R
 /** Where the run's memory keeps the records it wrote. */
 export const memoPrefix = (object: string) => `record:${object}:`;
 const memoKey = (object: string, recordId: string) => `${memoPrefix(object)}${recordId}`;
+const writeKey = (ctx: StepRunContext, object: string, recordId: string) => `${ctx.workspaceId}:${object}:${recordId}`;
+
+/** Runs a record step's read and write as one turn for that record (see record-writes.ts). */
+export function oneWriterAtATime<T>(d: RecordStepDeps, ctx: StepRunContext, object: string, recordId: string, fn: () => Promise<T>): Promise<T> {
+  return d.writes && !ctx.dryRun ? d.writes.serialize(writeKey(ctx, object, recordId), fn) : fn();
+}
 
 /** The trigger's record, when the trigger is a change of this very record. */
 function triggerRecord(ctx: StepRunContext, object: string, recordId: string): Known | null {
@@ -50,17 +59,18 @@ function triggerRecord(ctx: StepRunContext, object: string, recordId: string): K
 }
 
 /**
- * The record as this run last wrote it, else the newer of the projection's copy and
- * the trigger's (the projector may not have applied the triggering change yet).
+ * The newest the run can know of the record: its own last write, another run's write
+ * through this executor, the projection's copy, or the trigger's (the projector may not
+ * have applied the triggering change yet).
  */
 export async function current(d: RecordStepDeps, ctx: StepRunContext, object: string, recordId: string): Promise<Known | null> {
   const mine = ctx.memory.get(memoKey(object, recordId)) as Known | undefined;
-  if (mine) return mine;
+  const shared = ctx.dryRun ? undefined : d.writes?.latest(writeKey(ctx, object, recordId));
   const doc = await d.reader.get(ctx.workspaceId, object, recordId);
-  const stored = doc ? { fields: doc.fields, deleted: doc.deleted, version: doc.version, eventId: doc.eventId } : null;
-  const fromTrigger = triggerRecord(ctx, object, recordId);
-  if (fromTrigger && (!stored || fromTrigger.version > stored.version)) return fromTrigger;
-  return stored;
+  const stored = doc ? { fields: doc.fields, deleted: doc.deleted, version: doc.version, eventId: doc.eventId } : undefined;
+  const candidates = [mine, shared, stored, triggerRecord(ctx, object, recordId) ?? undefined].filter((k): k is Known => k !== undefined);
+  // The newest wins; on a tie the earlier in this list (the run's own write first).
+  return candidates.reduce<Known | null>((best, k) => (best === null || k.version > best.version ? k : best), null);
 }
 
 export function recordIdOf(value: unknown, path: string): string {
@@ -90,7 +100,9 @@ export async function write(d: RecordStepDeps, ctx: StepRunContext, type: Record
     updatedFields,
   };
   if (!ctx.dryRun) await d.publish([event]);
-  ctx.memory.set(memoKey(object, recordId), { fields: fields ?? before?.fields ?? {}, deleted: type === 'record.deleted', version: event.version, eventId: event.eventId } satisfies Known);
+  const state: Known = { fields: fields ?? before?.fields ?? {}, deleted: type === 'record.deleted', version: event.version, eventId: event.eventId };
+  ctx.memory.set(memoKey(object, recordId), state);
+  if (!ctx.dryRun) d.writes?.remember(writeKey(ctx, object, recordId), state);
   return event;
 }
 

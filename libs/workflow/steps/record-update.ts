@@ -6,7 +6,7 @@ import type { RecordUpdateInput } from '../../contracts/workflow.ts';
 import type { StepHandler } from '../interpreter.ts';
 import { raiseRun } from '../run-errors.ts';
 import { objectNameSchema, textSchema, valuesSchema, type StepTypeSpec } from '../step-spec.ts';
-import { current, guardDepth, plainValues, recordDeps, recordIdOf, recordView, write, type RecordStepDeps } from './record-store.ts';
+import { current, guardDepth, oneWriterAtATime, plainValues, recordDeps, recordIdOf, recordView, write, type RecordStepDeps } from './record-store.ts';
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
@@ -17,15 +17,17 @@ export function createRecordUpdateHandler(d: RecordStepDeps): StepHandler {
       const recordId = recordIdOf(input.recordId, '/recordId');
       const values = plainValues(input.values, '/values');
       guardDepth(d, ctx);
-      const existing = await current(d, ctx, input.object, recordId);
-      // Already done by an earlier execution of this very step (crash before its record).
-      if (existing && existing.eventId === ctx.effectId) return { record: recordView(recordId, existing.fields), updatedFields: [] };
-      if (!existing || existing.deleted) throw raiseRun('RECORD_NOT_FOUND', `no ${input.object} record ${recordId} to update`, { path: '/recordId' });
-      const after = { ...existing.fields, ...values };
-      delete after.id;
-      const updatedFields = Object.keys(values).filter((k) => k !== 'id' && !same(existing.fields[k], values[k]));
-      const event = await write(d, ctx, 'record.updated', input.object, recordId, after, existing, updatedFields);
-      return { record: recordView(recordId, after), updatedFields, ...(ctx.dryRun ? { dryRun: { wouldPublish: event } } : {}) };
+      return oneWriterAtATime(d, ctx, input.object, recordId, async () => {
+        const existing = await current(d, ctx, input.object, recordId);
+        // Already done by an earlier execution of this very step (crash before its record).
+        if (existing && existing.eventId === ctx.effectId) return { record: recordView(recordId, existing.fields), updatedFields: [] };
+        if (!existing || existing.deleted) throw raiseRun('RECORD_NOT_FOUND', `no ${input.object} record ${recordId} to update`, { path: '/recordId' });
+        const after = { ...existing.fields, ...values };
+        delete after.id;
+        const updatedFields = Object.keys(values).filter((k) => k !== 'id' && !same(existing.fields[k], values[k]));
+        const event = await write(d, ctx, 'record.updated', input.object, recordId, after, existing, updatedFields);
+        return { record: recordView(recordId, after), updatedFields, ...(ctx.dryRun ? { dryRun: { wouldPublish: event } } : {}) };
+      });
     },
   };
 }

@@ -4,6 +4,7 @@ import { raise } from '../../../libs/http-server/errors.ts';
 import { principalOf } from '../../../libs/http-server/auth.ts';
 import { Secret } from '../../../libs/secrets/crypto.ts';
 import { credentialTypes, type CredentialMaterial, type CredentialType } from '../../../libs/store/credentials.ts';
+import { pointer } from '../../../libs/json/index.ts';
 
 /** A subset of what a workflow's `auth.credential` accepts, starting with a letter or digit. */
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$/;
@@ -87,7 +88,7 @@ export function parseCredentialBody(body: unknown, nameFromPath?: string): { nam
   if (typeof type !== 'string' || !(credentialTypes as readonly string[]).includes(type)) throw bad('/type', `type must be one of ${credentialTypes.join(', ')}`);
   const spec = FIELDS[type as CredentialType];
   for (const key of Object.keys(b)) {
-    if (key !== 'name' && key !== 'type' && !spec.allowed.includes(key)) throw bad(`/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`, `unknown field "${key}" for a ${type} credential; allowed: name, type, ${spec.allowed.join(', ')}`);
+    if (key !== 'name' && key !== 'type' && !spec.allowed.includes(key)) throw bad(pointer('', key), `unknown field "${key}" for a ${type} credential; allowed: name, type, ${spec.allowed.join(', ')}`);
   }
   for (const key of spec.required) if (b[key] === undefined) throw bad(`/${key}`, `${key} is required for a ${type} credential`);
   switch (type as CredentialType) {

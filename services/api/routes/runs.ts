@@ -17,8 +17,8 @@ import { isRunId, runStatuses, type RunStatus, type StepRecord } from '../../../
 import { executeRun } from '../../../libs/workflow/interpreter.ts';
 import { runRequested, type WorkflowVersionRef } from '../../../libs/workflow/run-requests.ts';
 import { recordView } from '../../../libs/workflow/steps/records.ts';
+import { isPlainObject } from '../../../libs/json/index.ts';
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const BULK_MAX = 1000;
 
 function stepsInOrder(steps: Record<string, StepRecord>): StepRecord[] {
@@ -52,6 +52,16 @@ function command(type: 'run.retry-requested' | 'run.cancel-requested', run: Run,
   return { key: run.workspaceId, value, headers: { 'hub.event-type': type, 'hub.run-id': run.runId } };
 }
 
+/** The last run of a page, from a cursor this API returned (or, as `before` once took, a date-time). */
+function runsCursor(text: string, path: string): { queuedAt: Date; runId: string } {
+  const m = /^(\d{1,15}):(run_[0-9a-f]{24})$/.exec(Buffer.from(text, 'base64url').toString('utf8'));
+  if (m) return { queuedAt: new Date(Number(m[1])), runId: m[2]! };
+  const at = /^\d{4}-\d{2}-\d{2}T/.test(text) ? new Date(text) : null;
+  // Before a date-time: every run queued at it or later is on earlier pages ('' sorts first).
+  if (at && !Number.isNaN(at.getTime())) return { queuedAt: at, runId: '' };
+  throw raise('QUERY_INVALID', `${path.slice(7)} is not a cursor this API returned (the previous page's nextCursor)`, { path });
+}
+
 /** A manual run: the request itself is its trigger event (a new causal chain). */
 function requested(wf: WorkflowVersionRef, triggerEventId: string, trigger: unknown, now: number): { runId: string; run: Run; message: OutgoingEvent } {
   const { runId, request, message } = runRequested(wf, { eventId: triggerEventId, correlationId: triggerEventId, causationDepth: 0 }, wf.definition.trigger.type, trigger, now);
@@ -74,7 +84,8 @@ export function runRoutes(app: FastifyInstance, d: ApiDeps): void {
     properties: {
       status: { type: 'string', enum: [...runStatuses] },
       limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
-      before: { type: 'string', description: 'date-time: the queuedAt of the last run of the previous page (the answer\'s `next`)' },
+      cursor: { type: 'string', description: 'The previous page\'s `nextCursor`' },
+      before: { type: 'string', description: 'Older name of `cursor` (also takes a date-time: runs queued before it)' },
     },
   } as const;
   const testBody = {
@@ -152,19 +163,17 @@ export function runRoutes(app: FastifyInstance, d: ApiDeps): void {
     return reply.code(202).send({ runIds: starts.map((s) => s.runId) });
   });
 
-  app.get('/v1/workflows/:workflowId/runs', { config: { auth: 'workspace' }, schema: { tags, summary: 'Runs of a workflow, newest first (?status=&limit=&before=)', params: wfParams, querystring: listQuery } }, async (request) => {
+  app.get('/v1/workflows/:workflowId/runs', { config: { auth: 'workspace' }, schema: { tags, summary: 'Runs of a workflow, newest first (?status=&limit=&cursor=); pages never skip or repeat a run', params: wfParams, querystring: listQuery } }, async (request) => {
     const principal = principalOf(request);
     const w = await ownWorkflow(principal, (request.params as { workflowId: string }).workflowId);
     // Known parameters, status and limit are checked by the route's schema.
-    const q = request.query as { status?: RunStatus; limit: number; before?: string };
+    const q = request.query as { status?: RunStatus; limit: number; cursor?: string; before?: string };
     const limit = q.limit;
-    let before: Date | undefined;
-    if (q.before !== undefined) {
-      before = new Date(q.before);
-      if (Number.isNaN(before.getTime())) throw raise('QUERY_INVALID', 'before must be a date-time (the queuedAt of the last run of the previous page)', { path: '/query/before' });
-    }
-    const runs = await d.runs.list(principal.workspaceId, w._id, { ...(q.status ? { status: q.status } : {}), limit, ...(before ? { beforeQueuedAt: before } : {}) });
-    return { runs: runs.map(runSummary), next: runs.length === limit ? runs[runs.length - 1]!.queuedAt.toISOString() : null };
+    const after = q.cursor !== undefined ? runsCursor(q.cursor, '/query/cursor') : q.before !== undefined ? runsCursor(q.before, '/query/before') : undefined;
+    const runs = await d.runs.list(principal.workspaceId, w._id, { ...(q.status ? { status: q.status } : {}), limit, ...(after ? { after } : {}) });
+    const last = runs.length === limit ? runs[runs.length - 1]! : null;
+    const nextCursor = last ? Buffer.from(`${last.queuedAt.getTime()}:${last.runId}`).toString('base64url') : null;
+    return { runs: runs.map(runSummary), nextCursor, next: nextCursor };
   });
   app.post('/v1/workflows/:workflowId/test', { config: { auth: 'workspace' }, schema: { tags, summary: 'Dry run of the latest version on a sample trigger: record writes, HTTP calls and emails are computed and shown, not performed', params: wfParams, body: testBody } }, async (request) => {
     const principal = principalOf(request);

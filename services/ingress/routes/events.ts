@@ -6,8 +6,8 @@ import { ingressRoutes, MAX_EVENTS_PER_REQUEST } from '../../../libs/contracts/i
 import { toRecordChanged, recordEventMessage } from '../../../libs/kafka/record-events.ts';
 import type { RecordChanged } from '../../../libs/kafka/events.ts';
 import { createAcceptor } from '../acceptor.ts';
+import { isPlainObject } from '../../../libs/json/index.ts';
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * One event, or `{"events": [...]}`: validated as a whole before anything is published.

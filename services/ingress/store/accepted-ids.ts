@@ -22,6 +22,7 @@ interface PublishRequest { _id: string; state: 'pending' | 'published' | 'failed
 export const ledgerCollections: CollectionSpec[] = [
   { name: 'accepted_ids', indexes: [{ name: 'by_time', key: { at: 1 } }] },
   { name: 'publish_requests', indexes: [{ name: 'by_time', key: { at: 1 } }] },
+  { name: 'id_takeovers', indexes: [{ name: 'by_time', key: { at: 1 } }] },
 ];
 
 export interface Reservation {
@@ -53,6 +54,13 @@ export interface LedgerOptions {
 export function createAcceptedIdLedger(db: Db, options: LedgerOptions): AcceptedIdLedger {
   const ids = db.collection<AcceptedId>('accepted_ids');
   const requests = db.collection<PublishRequest>('publish_requests');
+  /**
+   * One document per (id, abandoned holder): whoever inserts it takes the id over. A
+   * conditional update is not enough: FerretDB reads, changes and writes a document
+   * without a lock, so two simultaneous takeovers would both see "modified"; the unique
+   * `_id` of an insert is enforced by the database itself.
+   */
+  const takeovers = db.collection<{ _id: string; requestId: string; at: Date }>('id_takeovers');
 
   /** Decides for one already-reserved id: duplicate, or taken over by `requestId`. */
   async function settle(key: string, requestId: string): Promise<'duplicate' | 'fresh'> {
@@ -74,9 +82,17 @@ export function createAcceptedIdLedger(db: Db, options: LedgerOptions): Accepted
       if (!request || request.state === 'published') return 'duplicate';
       const abandoned = request.state === 'failed' || Date.now() - request.at.getTime() > options.abandonAfterMs;
       if (abandoned) {
-        const taken = await ids.updateOne({ _id: key, requestId: holder.requestId }, { $set: { requestId, at: new Date() } });
-        if (taken.modifiedCount === 1) return 'fresh';
-        continue;
+        try {
+          await takeovers.insertOne({ _id: `${key} taken from ${holder.requestId}`, requestId, at: new Date() });
+        } catch (err) {
+          if (!isDuplicateKey(err)) throw err;
+          // Another request took it over first: look at the new holder.
+          await sleep(20);
+          continue;
+        }
+        // The claim is ours alone, so this is the only writer of the id's document now.
+        await ids.updateOne({ _id: key }, { $set: { requestId, at: new Date() } });
+        return 'fresh';
       }
       if (Date.now() > deadline) {
         throw raise('DUPLICATE_IN_FLIGHT', `event id ${key.slice(key.indexOf(':') + 1)} is being accepted by another request; retry shortly`);
@@ -136,6 +152,7 @@ export function createAcceptedIdLedger(db: Db, options: LedgerOptions): Accepted
       try {
         const removed = await ids.deleteMany({ at: { $lt: olderThan } });
         await requests.deleteMany({ at: { $lt: olderThan } });
+        await takeovers.deleteMany({ at: { $lt: olderThan } });
         return removed.deletedCount;
       } catch (err) {
         throw storeError(err, 'pruning accepted ids');

@@ -24,9 +24,10 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { startE2EHub, type E2EHub } from '../../support/e2e-hub.ts';
-import { eventually, sleep } from '../../support/env.ts';
+import { eventually } from '../../support/env.ts';
 import { startExternalCrmEmulator, type ExternalCrmEmulator, type ExternalCrmOptions } from '../../emulators/external-crm.ts';
 import type { Run } from '../../../libs/store/runs.ts';
+import { sleep } from '../../../libs/time/sleep.ts';
 
 const TOKEN = 'pat-na1-5f2c8e1a-93d4-4b7e-a1c6-0d9e8f7a6b5c';
 const WEBHOOK_SECRET = `whsec_${randomBytes(24).toString('base64')}`;

@@ -14,8 +14,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { startE2EHub, type E2EHub } from '../../support/e2e-hub.ts';
-import { eventually, sleep } from '../../support/env.ts';
+import { eventually } from '../../support/env.ts';
 import type { Run } from '../../../libs/store/runs.ts';
+import { sleep } from '../../../libs/time/sleep.ts';
 
 let hub: E2EHub;
 let workflowId: string;
