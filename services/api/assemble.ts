@@ -5,7 +5,6 @@ import type { KafkaRuntime } from '../../libs/kafka/runtime.ts';
 import type { Store, CollectionSpec } from '../../libs/store/mongo.ts';
 import type { SecretBox } from '../../libs/secrets/crypto.ts';
 import { topics } from '../../libs/kafka/topics.ts';
-import { dlqDepths } from '../../libs/kafka/dlq-depth.ts';
 import { createRecordReader, recordsCollection } from '../../libs/store/records.ts';
 import { createRunStore, runsCollection } from '../../libs/store/runs.ts';
 import { createCredentialStore, credentialsCollection } from '../../libs/store/credentials.ts';
@@ -22,6 +21,7 @@ import { buildApiApp } from './app.ts';
 import type { ApiDeps } from './deps.ts';
 import { createApiMetrics } from './metrics.ts';
 import { createWorkflowStore, workflowCollections } from './store/workflows.ts';
+import { createOpsClient } from './routes/operate.ts';
 
 export type ApiConfig = ConfigOf<typeof apiConfigSpec>;
 
@@ -60,7 +60,8 @@ export async function assembleApi(o: { config: ApiConfig; log: Logger; store: St
     credentials,
     auth: createAuthenticator(workspaces, config.authCacheMs),
     limiter: createRateLimiter(config.rateLimitPerSecond, config.rateLimitBurst),
-    metrics: createApiMetrics({ dlqDepths: () => dlqDepths(admin, config.topicPrefix) }),
+    metrics: createApiMetrics(),
+    ops: createOpsClient({ url: config.opsUrl, adminToken: config.adminToken }),
     readiness: async () => {
       const [kafka, store_] = await Promise.all([reachable(() => admin.describeCluster()), reachable(() => store.db.command({ ping: 1 }))]);
       return { kafka, store: store_ };

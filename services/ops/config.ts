@@ -1,4 +1,5 @@
-import { baseConfigSpec, int, secret, str } from '../../libs/config/index.ts';
+import { baseConfigSpec, custom, int, secret, str } from '../../libs/config/index.ts';
+import { parseEncryptionKey, type EncryptionKey } from '../../libs/secrets/crypto.ts';
 
 /** The ops service: lag sampling, alerts, DLQ listing and redrive, replays. One replica. */
 export const opsConfigSpec = {
@@ -7,6 +8,11 @@ export const opsConfigSpec = {
   httpHost: str('HUB_OPS_HOST', '127.0.0.1'),
   httpPort: int('HUB_OPS_PORT', 8095, { min: 0, max: 65535 }),
   adminToken: secret('HUB_ADMIN_TOKEN', 24, ' (npm start writes one to .stack/admin-token)'),
+  /** Seals the alert channels' chat webhooks as credentials of the operator (the notifier opens them). */
+  secretsKey: custom<EncryptionKey>('HUB_SECRETS_KEY', undefined, (text) => {
+    const key = parseEncryptionKey(text);
+    return typeof key === 'string' ? { reason: key } : { value: key };
+  }),
   /** How often end and committed offsets are read (rates, lag, statuses, the hour of history). */
   sampleMs: int('HUB_OPS_SAMPLE_MS', 5000, { min: 200, max: 60_000 }),
   /** How often alert rules are evaluated. */

@@ -77,7 +77,7 @@ export async function entryOf(serde: AvroSerde, prefix: string, dlqTopic: string
   return {
     _id: entryId(group, partition, m.offset), group, dlqTopic: dlqTopic.slice(prefix.length), dlqPartition: partition, dlqOffset: Number(m.offset),
     topic: source.startsWith(prefix) ? source.slice(prefix.length) : source, partition: Number(h['dlq.source.partition'] ?? -1), offset: Number(h['dlq.source.offset'] ?? -1),
-    key, workspaceId: ws, error: { code: h['dlq.error.code'] ?? 'UNKNOWN', message: h['dlq.error.message'] ?? '' },
+    key, workspaceId: ws, error: { code: h['dlq.error.code'] ?? 'HANDLER_FAILED', message: h['dlq.error.message'] ?? '' },
     failedAt: h['dlq.failed-at'] ?? new Date(Number(m.timestamp)).toISOString(), parkedAt: new Date(Number(m.timestamp)).toISOString(),
     headers: maskHeaders(original), value, valueNote: note, status: 'parked', redrivenAt: null, redriveCount: 0,
   };
@@ -174,7 +174,7 @@ export function createDlq(d: DlqDeps) {
     const byId = new Map(all.map((e) => [e._id, e]));
     const chosen = o.ids ? o.ids.map((id, i) => {
       const e = byId.get(id);
-      if (!e) throw raise('NOT_FOUND', `no parked message ${id}${o.group ? ` of ${o.group}` : ''}`, { path: `/ids/${i}` });
+      if (!e) throw raise(o.workspaceId ? 'NOT_FOUND' : 'DLQ_MESSAGE_UNKNOWN', `no parked message ${id}${o.group ? ` of ${o.group}` : ''}`, { path: `/ids/${i}` });
       return e;
     }) : all.filter((e) => e.status === 'parked');
     const result: RedriveResult = { dryRun: o.dryRun, redriven: [], skipped: [] };
