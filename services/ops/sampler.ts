@@ -128,7 +128,8 @@ export function createSampler(d: SamplerDeps): Sampler {
       if (timestamps.size > 20_000) timestamps.clear();
       timestamps.set(key, ts);
     }
-    return Math.max(0, Math.round((at - ts) / 100) / 10);
+    // Now, not the sample's start: messages may have arrived while the sample was being read.
+    return Math.max(0, Math.round((Math.max(at, now()) - ts) / 100) / 10);
   }
 
   async function sample(): Promise<Snapshot> {

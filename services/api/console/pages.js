@@ -154,7 +154,7 @@ export function Consumers() {
 }
 
 function Group({ g }) {
-  const [detail] = useApi(`/v1/admin/consumers/${g.group}`, 5000);
+  const [detail] = useApi(`/v1/admin/consumers/${g.group}`, 2000);
   return html`<div class="card" data-group=${g.group}>
     <h3>${g.group} <${Badge} value=${g.status} /> <span class="muted">${g.state} · ${g.members.length} member(s) · lag ${num(g.lagMessages)} msg · ${num(g.lagSeconds, 1)} s · ${num(g.consumedPerSec['1m'], 1)} msg/s</span></h3>
     ${detail && detail.history.length > 1 ? html`<${Chart} points=${detail.history} series=${[{ key: 'lagMessages', label: 'lag (messages)' }, { key: 'lagSeconds', label: 'lag (seconds)', scale: 's' }]} />` : null}
