@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { isDeepStrictEqual } from 'node:util';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { startE2EHub, type E2EHub } from '../support/e2e-hub.ts';
 import { eventually, testLogger } from '../support/env.ts';
@@ -334,4 +335,44 @@ test('workflow backfill: runs an active workflow over past events; repeated, it 
   const missing = await hub.api('POST', `/v1/workflows/${workflowId}/replay`, { dryRun: true });
   assert.equal(missing.status, 400);
   assert.equal((missing.body as Json).error.path, '/from');
+});
+
+test('the hub CLI: topics, lag, dlq, replay plan and start with a progress bar, runs and workflows; tables by default, --json for scripts', () => {
+  const cli = (env: Record<string, string>, ...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'cli/hub.ts', ...args], {
+    encoding: 'utf8', env: { ...process.env, HUB_URL: hub.url, HUB_ADMIN_TOKEN: adminToken, ...env }, timeout: 120_000,
+  });
+  const topicsTable = cli({}, 'topics');
+  assert.equal(topicsTable.status, 0, topicsTable.stderr);
+  assert.match(topicsTable.stdout, /^TOPIC\s+PARTITIONS\s+MESSAGES/m);
+  assert.match(topicsTable.stdout, /^crm\.records\s+3\s+\d+/m);
+  const lag = JSON.parse(cli({}, 'lag', '--json').stdout) as Json;
+  assert.ok((lag.groups as Json[]).some((g) => g.group === 'record-projector'));
+  assert.match(cli({}, 'lag', '--group', 'notifier').stdout, /^notifier\s+Stable\s+1\s+hub\.notifications/m);
+  const parked = cli({}, 'dlq', 'list', 'record-projector');
+  assert.match(parked.stdout, /RECORD_EVENT_INVALID/);
+  assert.match(cli({ HUB_API_KEY: hub.apiKey }, 'dlq', 'list').stdout, /RECORD_EVENT_INVALID/);
+  assert.match(cli({}, 'dlq', 'redrive', 'record-projector', '--dry-run').stdout, /^would redrive: \d+/m);
+  const plan = cli({}, 'replay', 'plan', '--group', 'record-projector', '--from', new Date(startedAt - 60_000).toISOString());
+  assert.equal(plan.status, 0, plan.stderr);
+  assert.match(plan.stdout, /^TOPIC\s+PARTITION\s+FROM\s+TO\s+MESSAGES/m);
+  assert.match(plan.stdout, /^\d+ message\(s\)$/m);
+  const started = cli({}, 'replay', 'start', '--group', 'record-projector', '--from', String(startedAt - 60_000));
+  assert.equal(started.status, 0, started.stderr);
+  assert.match(started.stderr, /\[#+\]\s+100%/, 'a progress bar');
+  assert.match(started.stdout, / done /);
+  const future = cli({}, 'replay', 'plan', '--group', 'record-projector', '--from', '2999-01-01T00:00:00Z');
+  assert.equal(future.status, 1);
+  assert.match(future.stderr, /400 REPLAY_WINDOW_INVALID/);
+  const listed = cli({ HUB_API_KEY: hub.apiKey }, 'workflow', 'list');
+  assert.match(listed.stdout, /^ID\s+NAME\s+STATUS/m);
+  const wf = /^(wf_\w+)\s+Tag deals\s+active/m.exec(listed.stdout)?.[1];
+  assert.ok(wf, listed.stdout);
+  const runsList = cli({ HUB_API_KEY: hub.apiKey }, 'runs', 'list', wf, '--status', 'completed');
+  assert.match(runsList.stdout, /^run_\w+\s+completed/m);
+  const runId = /^(run_\w+)/m.exec(runsList.stdout)![1]!;
+  assert.match(cli({ HUB_API_KEY: hub.apiKey }, 'runs', 'show', runId).stdout, /^tag\s+record\.update\s+completed\s+1/m);
+  const backfillPlan = cli({ HUB_API_KEY: hub.apiKey }, 'workflow', 'replay', wf, '--from', String(startedAt), '--dry-run');
+  assert.match(backfillPlan.stdout, /3 run\(s\) would start/);
+  assert.equal(cli({ HUB_API_KEY: hub.apiKey }, 'workflow', 'deactivate', wf).status, 0);
+  assert.match(cli({ HUB_API_KEY: hub.apiKey }, 'workflow', 'activate', wf).stdout, /active\s+v1/);
 });
