@@ -14,6 +14,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { startE2EHub, type E2EHub } from '../support/e2e-hub.ts';
+import { seededRandom } from '../support/random.ts';
 import { eventually, testLogger } from '../support/env.ts';
 import { startKafkaRuntime, type KafkaRuntime } from '../../libs/kafka/runtime.ts';
 import { topics } from '../../libs/kafka/topics.ts';
@@ -375,4 +376,28 @@ test('the hub CLI: topics, lag, dlq, replay plan and start with a progress bar, 
   assert.match(backfillPlan.stdout, /3 run\(s\) would start/);
   assert.equal(cli({ HUB_API_KEY: hub.apiKey }, 'workflow', 'deactivate', wf).status, 0);
   assert.match(cli({ HUB_API_KEY: hub.apiKey }, 'workflow', 'activate', wf).stdout, /active\s+v1/);
+});
+
+test('fuzz: random and mutated bodies of the operate routes are answered 2xx or 4xx with a path, never 5xx', async () => {
+  const rnd = seededRandom(1313);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+  const values = [null, true, 0, -1, 1.5, 2 ** 60, '', 'x', '2999-01-01T00:00:00Z', '1970-01-01T00:00:00Z', [], {}, { timestamp: 0 }, { offsets: {} }, { offsets: { 'crm.records': { 0: 0 } } }, { offsets: { 'crm.records': { x: 1 } } }, { timestamp: 'soon' }, 'record-projector', 'records', ['a'], { ids: [] }];
+  const keys = ['group', 'projection', 'from', 'to', 'dryRun', 'ids', 'rules', 'channels', 'extra'];
+  const body = () => Object.fromEntries(Array.from({ length: Math.floor(rnd() * 4) }, () => [pick(keys), pick(values)]));
+  const routes: [string, string][] = [['POST', '/v1/admin/replays'], ['PUT', '/v1/admin/alerts'], ['POST', '/v1/admin/dlq/record-projector/redrive']];
+  for (let i = 0; i < 60; i++) {
+    const [method, path] = pick(routes);
+    const b = body();
+    // Never start anything real: a replay or a redrive fuzzed without dryRun would run.
+    if (path !== '/v1/admin/alerts') b.dryRun = true;
+    const r = await asAdmin(method, path, b);
+    assert.ok(r.status < 500, `${method} ${path} ${JSON.stringify(b)} → ${r.status} ${JSON.stringify(r.body)}`);
+    if (r.status >= 400) assert.equal(typeof r.body.error?.path, 'string', `${JSON.stringify(b)} → ${JSON.stringify(r.body)}`);
+  }
+  for (let i = 0; i < 20; i++) {
+    const b = { ...body(), dryRun: true };
+    const r = await hub.api('POST', '/v1/dlq/redrive', b);
+    assert.ok(r.status < 500, `${JSON.stringify(b)} → ${r.status}`);
+  }
+  await asAdmin('PUT', '/v1/admin/alerts', { rules: [] });
 });
