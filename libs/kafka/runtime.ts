@@ -6,6 +6,10 @@ import { ensureTopics } from './admin.ts';
 import { createEventBus, type KafkaEventBus } from './producer.ts';
 import { AvroSerde } from './serde.ts';
 import { dlqTopic, physicalName, topics, type TopicSpec } from './topics.ts';
+import type { ConsumerRunnerOptions } from './consumer.ts';
+
+/** What every consumer of a service is given alike: the runtime's clients, its group's physical id and DLQ. */
+export type ConsumerBase = Pick<ConsumerRunnerOptions<unknown>, 'kafka' | 'serde' | 'bus' | 'log' | 'group' | 'dlqTopic'>;
 
 export interface KafkaRuntime {
   kafka: Kafka;
@@ -15,6 +19,8 @@ export interface KafkaRuntime {
   topic(spec: TopicSpec | string): string;
   /** Physical consumer group id: hubs sharing a cluster under different prefixes never share a group. */
   group(name: string): string;
+  /** The options of a consumer in group `name` (a logical name, as in `groups`) that are the same for every service. */
+  consumer(name: string, log: Logger): ConsumerBase;
   close(): Promise<void>;
 }
 
@@ -41,6 +47,9 @@ export async function startKafkaRuntime(config: BaseConfig, log: Logger, options
     bus,
     topic: (spec) => physicalName(config.topicPrefix, spec),
     group: (name) => `${config.topicPrefix}${name}`,
+    consumer: (name, consumerLog) => ({
+      kafka, serde, bus, log: consumerLog, group: `${config.topicPrefix}${name}`, dlqTopic: physicalName(config.topicPrefix, dlqTopic(name)),
+    }),
     close: () => bus.disconnect(),
   };
 }

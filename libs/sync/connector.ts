@@ -58,6 +58,11 @@ export interface FieldMapping {
   custom?: boolean;
 }
 
+/** One row of a connector's default mappings: most fields are strings that flow both ways. */
+export function field(hub: FieldMapping['hub'], app: string, type: ValueType = 'string', more: Pick<FieldMapping, 'direction' | 'values'> = {}): FieldMapping {
+  return { hub, app, type, ...more };
+}
+
 /** Keys used to find a record in the app: initial-sync matching and 409 resolution. */
 export interface MatchKeys {
   email?: string;

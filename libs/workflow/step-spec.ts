@@ -115,6 +115,10 @@ export interface StepTypeSpec {
 /** What a search filter and a branch condition may read. */
 export const RUN_ROOTS = ['trigger', 'steps', 'item', 'index'] as const;
 
+/** A step's input: an object of exactly these properties, so a misspelt one is refused, not ignored. */
+export const inputObject = (required: string[], properties: Record<string, JsonSchema>, more: JsonSchema = {}): JsonSchema =>
+  ({ type: 'object', additionalProperties: false, required, properties, ...more });
+
 /** A record object's name: never a template (the store and the triggers key on it). */
 export const objectNameSchema: JsonSchema = {
   type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,200}$',

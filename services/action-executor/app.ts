@@ -10,7 +10,7 @@ import type { EventBus } from '../../libs/kafka/producer.ts';
 import type { RecordChanged, RunEvent, WorkflowChanged } from '../../libs/kafka/events.ts';
 import { runCommandTypes } from '../../libs/kafka/events.ts';
 import { recordEventMessage } from '../../libs/kafka/record-events.ts';
-import { dlqTopic, topics } from '../../libs/kafka/topics.ts';
+import { topics } from '../../libs/kafka/topics.ts';
 import { createBatchingBus } from '../../libs/kafka/batching-bus.ts';
 import { followTopic } from '../../libs/kafka/topic-follower.ts';
 import { createConsumerRunner, type MessageMeta } from '../../libs/kafka/consumer.ts';
@@ -57,7 +57,6 @@ export function createExecutorApp(d: ExecutorAppDeps): ExecutorApp {
   const group = d.runtime.group(d.group ?? executorGroup);
   const runsTopic = d.runtime.topic(topics.runs);
   const recordsTopic = d.runtime.topic(topics.records);
-  const dlq = d.runtime.topic(dlqTopic(d.group ?? executorGroup));
   const log = d.log.child({ group });
   const bus: EventBus = createBatchingBus(d.runtime.bus);
   const now = d.now ?? Date.now;
@@ -95,7 +94,7 @@ export function createExecutorApp(d: ExecutorAppDeps): ExecutorApp {
   }
 
   const runner = createConsumerRunner<RunEvent, KnownRuns>({
-    kafka: d.runtime.kafka, serde: d.runtime.serde, bus: d.runtime.bus, log: d.log, group, topics: [runsTopic], dlqTopic: dlq,
+    ...d.runtime.consumer(d.group ?? executorGroup, d.log), topics: [runsTopic],
     partitionsConsumedConcurrently: 64,
     retry: { initialDelayMs: 200, maxDelayMs: 5000, poisonAttempts: 3 },
     outOfOrder: {

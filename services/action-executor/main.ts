@@ -1,10 +1,8 @@
 import { loadConfigOrExit } from '../../libs/config/index.ts';
 import { createLogger } from '../../libs/log/index.ts';
-import { startKafkaRuntime } from '../../libs/kafka/runtime.ts';
-import { connectStore, ensureCollections } from '../../libs/store/mongo.ts';
 import { createRecordReader, recordsCollection } from '../../libs/store/records.ts';
 import { createRunStore, runsCollection } from '../../libs/store/runs.ts';
-import { runService } from '../../libs/process/run-service.ts';
+import { runHubService } from '../../libs/process/hub-service.ts';
 import { failpoint } from '../../libs/process/failpoints.ts';
 import { SecretBox } from '../../libs/secrets/crypto.ts';
 import { createCredentialStore } from '../../libs/store/credentials.ts';
@@ -16,12 +14,7 @@ import { createExecutorApp, executorGroup } from './app.ts';
 const config = loadConfigOrExit(executorConfigSpec);
 const log = createLogger({ service: 'action-executor', level: config.logLevel });
 
-await runService(log, async (onStop) => {
-  const store = await connectStore(config.mongodbUri, config.mongodbDatabase);
-  onStop(store.close);
-  await ensureCollections(store.db, [recordsCollection, runsCollection]);
-  const runtime = await startKafkaRuntime(config, log, { groups: [executorGroup] });
-  onStop(runtime.close);
+await runHubService(config, log, [executorGroup], async ({ store, runtime, onStop }) => {
   const code = await createCodeRunner({ timeoutMs: config.codeTimeoutMs, memoryBytes: config.codeMemoryMb * 1024 * 1024 });
   onStop(async () => code.close());
   const app = createExecutorApp({
@@ -39,6 +32,5 @@ await runService(log, async (onStop) => {
     },
     afterEffect: (step) => failpoint('after-step-effect', step.id),
   });
-  onStop(app.stop);
-  await app.start();
+  return { collections: [recordsCollection, runsCollection], start: app.start, stop: app.stop };
 });

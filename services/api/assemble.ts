@@ -1,8 +1,7 @@
-import type { FastifyInstance } from 'fastify';
 import type { ConfigOf } from '../../libs/config/index.ts';
 import type { Logger } from '../../libs/log/index.ts';
 import type { KafkaRuntime } from '../../libs/kafka/runtime.ts';
-import type { Store, CollectionSpec } from '../../libs/store/mongo.ts';
+import type { Store } from '../../libs/store/mongo.ts';
 import type { SecretBox } from '../../libs/secrets/crypto.ts';
 import { topics } from '../../libs/kafka/topics.ts';
 import { createRecordReader, recordsCollection } from '../../libs/store/records.ts';
@@ -13,9 +12,7 @@ import { createHookStore, hookCollections } from '../../libs/store/hooks.ts';
 import { createStepHandlers } from '../../libs/workflow/steps/index.ts';
 import { createHttpClient } from '../../libs/http/index.ts';
 import { createCodeRunner } from '../../libs/sandbox/code-runner.ts';
-import { createAuthenticator } from '../../libs/http-server/auth.ts';
-import { createRateLimiter } from '../../libs/http-server/rate-limit.ts';
-import { reachable } from '../../libs/http-server/reachable.ts';
+import { connectHttpBasics, type AssembledHttpService } from '../../libs/process/http-service.ts';
 import type { apiConfigSpec } from './config.ts';
 import { buildApiApp } from './app.ts';
 import type { ApiDeps } from './deps.ts';
@@ -26,7 +23,7 @@ import { createOpsClient } from './routes/operate.ts';
 export type ApiConfig = ConfigOf<typeof apiConfigSpec>;
 
 /** Builds the api's dependencies and app from connected clients; main.ts and tests share it. */
-export async function assembleApi(o: { config: ApiConfig; log: Logger; store: Store; runtime: KafkaRuntime; secrets: SecretBox; overrides?: Partial<ApiDeps> }): Promise<{ app: FastifyInstance; collections: CollectionSpec[]; close(): Promise<void> }> {
+export async function assembleApi(o: { config: ApiConfig; log: Logger; store: Store; runtime: KafkaRuntime; secrets: SecretBox; overrides?: Partial<ApiDeps> }): Promise<AssembledHttpService> {
   const { config, log, store, runtime } = o;
   const workspaces = createWorkspaceStore(store.db);
   const records = createRecordReader(store.db);
@@ -41,8 +38,7 @@ export async function assembleApi(o: { config: ApiConfig; log: Logger; store: St
     http: createHttpClient({ allowlist: [] }), credentials, code,
     maxDepth: config.workflowMaxDepth, searchScanMax: config.searchScanMax, emailDeliveryTimeoutMs: 1000,
   });
-  const admin = runtime.kafka.admin();
-  await admin.connect();
+  const basics = await connectHttpBasics(config, store, runtime, workspaces);
   const app = await buildApiApp({
     log,
     adminToken: config.adminToken,
@@ -58,14 +54,11 @@ export async function assembleApi(o: { config: ApiConfig; log: Logger; store: St
     dryRun: { handlers: dryRunHandlers, timeoutMs: 30_000, stepTimeoutMs: 10_000 },
     secrets: o.secrets,
     credentials,
-    auth: createAuthenticator(workspaces, config.authCacheMs),
-    limiter: createRateLimiter(config.rateLimitPerSecond, config.rateLimitBurst),
+    auth: basics.auth,
+    limiter: basics.limiter,
     metrics: createApiMetrics(),
     ops: createOpsClient({ url: config.opsUrl, adminToken: config.adminToken }),
-    readiness: async () => {
-      const [kafka, store_] = await Promise.all([reachable(() => admin.describeCluster()), reachable(() => store.db.command({ ping: 1 }))]);
-      return { kafka, store: store_ };
-    },
+    readiness: basics.readiness(),
     now: Date.now,
     ...o.overrides,
   });
@@ -75,7 +68,7 @@ export async function assembleApi(o: { config: ApiConfig; log: Logger; store: St
     async close() {
       await app.close();
       code.close();
-      await admin.disconnect();
+      await basics.close();
     },
   };
 }

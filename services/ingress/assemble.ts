@@ -1,15 +1,12 @@
-import type { FastifyInstance } from 'fastify';
 import type { ConfigOf } from '../../libs/config/index.ts';
 import type { Logger } from '../../libs/log/index.ts';
 import type { KafkaRuntime } from '../../libs/kafka/runtime.ts';
-import type { Store, CollectionSpec } from '../../libs/store/mongo.ts';
+import type { Store } from '../../libs/store/mongo.ts';
 import type { SecretBox } from '../../libs/secrets/crypto.ts';
 import { topics } from '../../libs/kafka/topics.ts';
 import { createWorkspaceStore, workspaceCollections } from '../../libs/store/workspaces.ts';
 import { createHookStore, hookCollections } from '../../libs/store/hooks.ts';
-import { createAuthenticator } from '../../libs/http-server/auth.ts';
-import { createRateLimiter } from '../../libs/http-server/rate-limit.ts';
-import { reachable } from '../../libs/http-server/reachable.ts';
+import { connectHttpBasics, type AssembledHttpService } from '../../libs/process/http-service.ts';
 import type { ingressConfigSpec } from './config.ts';
 import { buildIngressApp } from './app.ts';
 import type { IngressDeps } from './deps.ts';
@@ -21,11 +18,10 @@ export type IngressConfig = ConfigOf<typeof ingressConfigSpec>;
 const PRUNE_EVERY_MS = 60 * 60 * 1000;
 
 /** Builds the ingress's dependencies and app from connected clients; main.ts and tests share it. */
-export async function assembleIngress(o: { config: IngressConfig; log: Logger; store: Store; runtime: KafkaRuntime; secrets: SecretBox; overrides?: Partial<IngressDeps> }): Promise<{ app: FastifyInstance; collections: CollectionSpec[]; close(): Promise<void> }> {
+export async function assembleIngress(o: { config: IngressConfig; log: Logger; store: Store; runtime: KafkaRuntime; secrets: SecretBox; overrides?: Partial<IngressDeps> }): Promise<AssembledHttpService> {
   const { config, log, store, runtime } = o;
   const ledger = createAcceptedIdLedger(store.db, { abandonAfterMs: 60_000, waitForInFlightMs: 10_000 });
-  const admin = runtime.kafka.admin();
-  await admin.connect();
+  const basics = await connectHttpBasics(config, store, runtime, createWorkspaceStore(store.db));
   const app = await buildIngressApp({
     log,
     maxEventsBodyBytes: config.maxEventsBodyBytes,
@@ -37,18 +33,13 @@ export async function assembleIngress(o: { config: IngressConfig; log: Logger; s
     hooks: createHookStore(store.db),
     ledger,
     secrets: o.secrets,
-    auth: createAuthenticator(createWorkspaceStore(store.db), config.authCacheMs),
-    limiter: createRateLimiter(config.rateLimitPerSecond, config.rateLimitBurst),
+    auth: basics.auth,
+    limiter: basics.limiter,
     metrics: createIngressMetrics(),
     api: { url: config.apiUrl, timeoutMs: config.apiTimeoutMs },
-    readiness: async () => {
-      const [kafka, registry, store_] = await Promise.all([
-        reachable(() => admin.describeCluster()),
-        reachable(async () => { const r = await fetch(`${config.schemaRegistryUrl}/subjects`, { signal: AbortSignal.timeout(2000) }); if (!r.ok) throw new Error(String(r.status)); }),
-        reachable(() => store.db.command({ ping: 1 })),
-      ]);
-      return { kafka, registry, store: store_ };
-    },
+    readiness: basics.readiness({
+      registry: async () => { const r = await fetch(`${config.schemaRegistryUrl}/subjects`, { signal: AbortSignal.timeout(2000) }); if (!r.ok) throw new Error(String(r.status)); },
+    }),
     now: Date.now,
     ...o.overrides,
   });
@@ -63,7 +54,7 @@ export async function assembleIngress(o: { config: IngressConfig; log: Logger; s
     async close() {
       clearInterval(prune);
       await app.close();
-      await admin.disconnect();
+      await basics.close();
     },
   };
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { KafkaRuntime } from '../../libs/kafka/runtime.ts';
 import { createConsumerRunner, type ConsumerRunner, type RetryPolicy } from '../../libs/kafka/consumer.ts';
-import { dlqTopic, topics } from '../../libs/kafka/topics.ts';
+import { topics } from '../../libs/kafka/topics.ts';
 import type { NotificationRequested, RunEvent } from '../../libs/kafka/events.ts';
 import type { HttpClient } from '../../libs/http/index.ts';
 import type { Logger } from '../../libs/log/index.ts';
@@ -50,7 +50,6 @@ const clamp = (v: number, min: number, max: number) => Math.min(max, Math.max(mi
 /** The notifier's consumer of hub.notifications, unstarted, so tests drive it without a process. */
 export function createNotifier(d: NotifierAppDeps): ConsumerRunner {
   const s = d.settings;
-  const group = d.group ?? notifierGroup;
   const runsTopic = d.runtime.topic(topics.runs);
   // Longest silence of a live sender's claim: one attempt (SMTP connect, greeting and
   // socket limits can add up) and the longest backoff after it.
@@ -83,13 +82,8 @@ export function createNotifier(d: NotifierAppDeps): ConsumerRunner {
   // rests on the claim (renewed before each attempt), not on the session.
   const sessionTimeoutMs = clamp(s.maxAttempts * attemptMs, 30_000, 120_000);
   return createConsumerRunner<NotificationRequested>({
-    kafka: d.runtime.kafka,
-    serde: d.runtime.serde,
-    bus: d.runtime.bus,
-    log: d.log,
-    group: d.runtime.group(group),
+    ...d.runtime.consumer(d.group ?? notifierGroup, d.log),
     topics: [d.runtime.topic(topics.notifications)],
-    dlqTopic: d.runtime.topic(dlqTopic(group)),
     fromBeginning: true,
     sessionTimeoutMs,
     ...(d.concurrency ? { partitionsConsumedConcurrently: d.concurrency } : {}),

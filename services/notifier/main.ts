@@ -1,9 +1,7 @@
 import { loadConfigOrExit } from '../../libs/config/index.ts';
 import { createLogger } from '../../libs/log/index.ts';
-import { startKafkaRuntime } from '../../libs/kafka/runtime.ts';
-import { connectStore, ensureCollections } from '../../libs/store/mongo.ts';
 import { createHttpClient } from '../../libs/http/index.ts';
-import { runService } from '../../libs/process/run-service.ts';
+import { runHubService } from '../../libs/process/hub-service.ts';
 import { failpoint } from '../../libs/process/failpoints.ts';
 import { notifierConfigSpec } from './config.ts';
 import { SecretBox } from '../../libs/secrets/crypto.ts';
@@ -15,12 +13,7 @@ import { createNotifier, notifierGroup } from './app.ts';
 const config = loadConfigOrExit(notifierConfigSpec);
 const log = createLogger({ service: 'notifier', level: config.logLevel });
 
-await runService(log, async (onStop) => {
-  const store = await connectStore(config.mongodbUri, config.mongodbDatabase);
-  onStop(store.close);
-  await ensureCollections(store.db, [notificationsCollection]);
-  const runtime = await startKafkaRuntime(config, log, { groups: [notifierGroup] });
-  onStop(runtime.close);
+await runHubService(config, log, [notifierGroup], ({ store, runtime }) => {
   const credentials = createCredentialStore(store.db, new SecretBox(config.secretsKey));
   const resolvers: CredentialResolvers = {
     async resolveSmtp(workspaceId, name) {
@@ -50,6 +43,5 @@ await runService(log, async (onStop) => {
       afterResult: (n) => failpoint('notifier-after-result', n.workspaceId),
     },
   });
-  onStop(notifier.stop);
-  await notifier.start();
+  return { collections: [notificationsCollection], start: notifier.start, stop: notifier.stop };
 });

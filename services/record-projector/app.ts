@@ -1,6 +1,6 @@
 import type { KafkaRuntime } from '../../libs/kafka/runtime.ts';
 import { createConsumerRunner, type ConsumerRunner, type RetryPolicy } from '../../libs/kafka/consumer.ts';
-import { dlqTopic, topics } from '../../libs/kafka/topics.ts';
+import { topics } from '../../libs/kafka/topics.ts';
 import type { RecordChanged } from '../../libs/kafka/events.ts';
 import type { RecordStore } from '../../libs/store/records.ts';
 import type { Logger } from '../../libs/log/index.ts';
@@ -18,15 +18,9 @@ export interface RecordProjectorDeps {
 
 /** The projector's consumer, unstarted, so tests drive it without a process. */
 export function createRecordProjector(d: RecordProjectorDeps): ConsumerRunner {
-  const group = d.group ?? projectorGroup;
   return createConsumerRunner<RecordChanged>({
-    kafka: d.runtime.kafka,
-    serde: d.runtime.serde,
-    bus: d.runtime.bus,
-    log: d.log,
-    group: d.runtime.group(group),
+    ...d.runtime.consumer(d.group ?? projectorGroup, d.log),
     topics: [d.runtime.topic(topics.records)],
-    dlqTopic: d.runtime.topic(dlqTopic(group)),
     fromBeginning: true,
     ...(d.retry ? { retry: d.retry } : {}),
     handler: async (m) => {

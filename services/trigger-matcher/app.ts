@@ -11,7 +11,7 @@
 import type { KafkaRuntime } from '../../libs/kafka/runtime.ts';
 import type { OutgoingEvent } from '../../libs/kafka/producer.ts';
 import type { RecordChanged, WebhookReceived, WorkflowChanged } from '../../libs/kafka/events.ts';
-import { dlqTopic, topics } from '../../libs/kafka/topics.ts';
+import { topics } from '../../libs/kafka/topics.ts';
 import { followTopic } from '../../libs/kafka/topic-follower.ts';
 import { createConsumerRunner } from '../../libs/kafka/consumer.ts';
 import type { Logger } from '../../libs/log/index.ts';
@@ -46,7 +46,6 @@ export function createMatcherApp(d: MatcherAppDeps): MatcherApp {
   const recordsTopic = d.runtime.topic(topics.records);
   const webhooksTopic = d.runtime.topic(topics.webhooks);
   const runsTopic = d.runtime.topic(topics.runs);
-  const dlq = d.runtime.topic(dlqTopic(groupName));
   const index = new WorkflowIndex();
   // Every replica reads every definition; none commits.
   const definitions = followTopic<WorkflowChanged>({
@@ -63,7 +62,7 @@ export function createMatcherApp(d: MatcherAppDeps): MatcherApp {
   // whose requests cannot be published even alone is parked instead. Before a batch is
   // matched the index catches up, so an event sees the activations acknowledged before it.
   const triggers = createConsumerRunner<RecordChanged | WebhookReceived>({
-    kafka: d.runtime.kafka, serde: d.runtime.serde, bus: d.runtime.bus, log: d.log, group, topics: [recordsTopic, webhooksTopic], dlqTopic: dlq,
+    ...d.runtime.consumer(groupName, d.log), topics: [recordsTopic, webhooksTopic],
     partitionsConsumedConcurrently: 8,
     retry: { initialDelayMs: 200, maxDelayMs: 10_000, poisonAttempts: 3 },
     eachBatch: {

@@ -13,8 +13,10 @@ import { syncObjects, type AppRecord, type AssociationKind, type Connector, type
 import { appPropertiesOf, asHubFields, effectiveMappings, projectApp, projectHub } from '../../libs/sync/reconcile/index.ts';
 import type { Clock } from '../../libs/sync/rate-limit.ts';
 import type { Secret } from '../../libs/secrets/crypto.ts';
-import type { EmulatorFailure, ReceivedRequest } from '../emulators/base.ts';
+import type { Emulator } from '../emulators/base.ts';
+import { createHttpClient, type HttpClient } from '../../libs/http/index.ts';
 
+/** What each app's test file builds: the connector, and how to act on the app behind its back. */
 export interface Harness {
   connector: Connector;
   /** Puts a person in the app directly (as if it existed before); returns its app id. */
@@ -27,26 +29,32 @@ export interface Harness {
   countByEmail(email: string): number;
   /** An app id that does not exist. */
   missingId: string;
-  failNext(n: number, failure: EmulatorFailure, pathPrefix: string, method?: string): void;
-  received(): ReceivedRequest[];
+  /** The app's emulator: failures to inject, the requests it received; the contract closes it. */
+  app: Emulator;
   /** Where the connector creates and reads people, for failNext. */
   paths: { create: { path: string; method: string }; read: { path: string; method: string } };
   /** The app's own code for an invalid email. */
   invalidEmailCode: string;
   /** Two records the association kind joins, not yet associated (Stripe: an invoice made for that customer). */
   association: { kind: AssociationKind; make(): Promise<{ fromId: string; toId: string }> };
-  /** The signing secret the app's webhooks use, and the requests it sent (URL as the app called it). */
+  /** The signing secret the app's webhooks use. */
   webhookSecret: Secret;
-  webhooks(): WebhookRequest[];
   /** The same connector with credentials the app refuses. */
   badCredentials(): Connector;
-  /** Every wait the connector asked its clock for (ms). */
-  waits: number[];
-  close(): Promise<void>;
 }
 
+/** What the contract gives each harness: where the app sends its webhooks, the clock and HTTP client for its connector. */
+export interface HarnessEnv {
+  receiverUrl: string;
+  clock: Clock;
+  http: HttpClient;
+}
+
+/** A harness as the contract's tests see it: plus the webhooks received (URL as the app called it) and every wait the connector asked its clock for (ms). */
+type Fixture = Harness & { webhooks: WebhookRequest[]; waits: number[] };
+
 /** A clock whose sleeps return at once and move its time on: the waits are recorded, not spent. */
-export function recordingClock(): Clock & { waits: number[] } {
+function recordingClock(): Clock & { waits: number[] } {
   let skew = 0;
   const waits: number[] = [];
   return {
@@ -99,13 +107,19 @@ async function drain<T extends { more: boolean; cursor: string }>(first: string 
   throw new Error('no end after 50 pages');
 }
 
-export function connectorContract(name: string, start: () => Promise<Harness>): void {
-  const run = (title: string, f: (h: Harness) => Promise<void>) => test(`${name}: ${title}`, async () => {
-    const h = await start();
+export function connectorContract(name: string, start: (env: HarnessEnv) => Promise<Harness>): void {
+  const run = (title: string, f: (h: Fixture) => Promise<void>) => test(`${name}: ${title}`, async () => {
+    const receiver = await startReceiver();
+    const clock = recordingClock();
     try {
-      await f(h);
+      const h = await start({ receiverUrl: receiver.url, clock, http: createHttpClient({ allowlist: ['127.0.0.1'] }) });
+      try {
+        await f({ ...h, webhooks: receiver.requests, waits: clock.waits });
+      } finally {
+        await h.app.close();
+      }
     } finally {
-      await h.close();
+      await receiver.close();
     }
   });
 
@@ -204,7 +218,7 @@ export function connectorContract(name: string, start: () => Promise<Harness>): 
   run('webhooks: the app\'s signature verifies and the body parses into change notices; bad, stale and missing signatures are refused', async (h) => {
     const id = await h.seedPerson(unique('hook'), 'Hook', 'Before');
     await h.editPerson(id, 'After');
-    const request = h.webhooks().at(-1);
+    const request = h.webhooks.at(-1);
     assert.ok(request, 'the app sent a webhook');
     const now = Date.now();
     h.connector.verifyWebhook(request, [h.webhookSecret], now);
@@ -223,41 +237,41 @@ export function connectorContract(name: string, start: () => Promise<Harness>): 
   });
 
   run('a 429 storm is waited out within the rate-limit policy and nothing is lost', async (h) => {
-    h.failNext(4, { status: 429, retryAfterSeconds: 2 }, h.paths.create.path, h.paths.create.method);
+    h.app.failNext(4, { status: 429, retryAfterSeconds: 2 }, h.paths.create.path, h.paths.create.method);
     const emails = [unique('storm1'), unique('storm2'), unique('storm3')];
     const results = await h.connector.create('people', emails.map((email, i) => personInput(h.connector, `h${i}`, { email, firstName: 'Storm', lastName: String(i) })));
     assert.deepEqual(results.map((r) => r.status), ['created', 'created', 'created']);
     for (const e of emails) assert.equal(h.countByEmail(e), 1, `${e} once`);
-    assert.equal(h.received().filter((r) => r.status === 429).length, 4);
+    assert.equal(h.app.received.filter((r) => r.status === 429).length, 4);
     assert.ok(h.waits.filter((w) => w >= 1950).length >= 4, `waited Retry-After (2 s, less the time already passed) each time: ${JSON.stringify(h.waits)}`);
     await assert.rejects(async () => {
-      h.failNext(100, { status: 429, retryAfterSeconds: 30 }, h.paths.read.path, h.paths.read.method);
+      h.app.failNext(100, { status: 429, retryAfterSeconds: 30 }, h.paths.read.path, h.paths.read.method);
       await h.connector.read('people', [h.missingId]);
     }, { code: 'SYNC_APP_RATE_LIMITED' }, 'a storm longer than the policy\'s wait budget ends the call, retriable');
   });
 
   run('an answer lost after the app processed a create does not create a duplicate', async (h) => {
     const email = unique('lost');
-    h.failNext(1, { status: 502, afterProcessing: true }, h.paths.create.path, h.paths.create.method);
+    h.app.failNext(1, { status: 502, afterProcessing: true }, h.paths.create.path, h.paths.create.method);
     const [result] = await h.connector.create('people', [personInput(h.connector, 'h1', { email, firstName: 'Lost', lastName: 'Answer' })]);
     assert.ok(result && (result.status === 'created' || result.status === 'existing'), JSON.stringify(result));
     assert.equal(h.countByEmail(email), 1, 'one record in the app');
-    assert.equal(h.received().filter((r) => r.injected).length, 1);
+    assert.equal(h.app.received.filter((r) => r.injected).length, 1);
     const { records } = await h.connector.read('people', [result.id]);
     assert.equal(records.length, 1);
   });
 
   run('5xx answers are retried', async (h) => {
     const id = await h.seedPerson(unique('flaky'), 'Flaky', 'Read');
-    h.failNext(2, { status: 503 }, h.paths.read.path, h.paths.read.method);
+    h.app.failNext(2, { status: 503 }, h.paths.read.path, h.paths.read.method);
     const { records } = await h.connector.read('people', [id]);
     assert.deepEqual(records.map((r) => r.id), [id]);
-    assert.equal(h.received().filter((r) => r.status === 503).length, 2);
+    assert.equal(h.app.received.filter((r) => r.status === 503).length, 2);
   });
 
   run('credentials the app refuses end the call at once, not retriable', async (h) => {
     await assert.rejects(h.badCredentials().read('people', [h.missingId]), (err: { code?: string; retriable?: boolean }) => err.code === 'SYNC_APP_AUTH_FAILED' && err.retriable === false);
-    assert.equal(h.received().filter((r) => r.status === 401).length, 1, 'one request, no retry');
+    assert.equal(h.app.received.filter((r) => r.status === 401).length, 1, 'one request, no retry');
   });
 
   run('a cursor it did not issue, and an object it does not sync, are refused', async (h) => {

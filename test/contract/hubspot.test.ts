@@ -1,22 +1,19 @@
 /** The connector contract against the HubSpot connector and the external-CRM emulator (HubSpot CRM v3). */
-import { createHttpClient } from '../../libs/http/index.ts';
 import { Secret } from '../../libs/secrets/crypto.ts';
 import { createHubSpotConnector } from '../../libs/sync/hubspot/connector.ts';
 import { startExternalCrmEmulator } from '../emulators/external-crm.ts';
-import { connectorContract, recordingClock, startReceiver } from './connector.contract.ts';
+import { connectorContract } from './connector.contract.ts';
 
 const CLIENT_SECRET = 'hubspot-app-client-secret-0000';
 
-connectorContract('hubspot', async () => {
-  const receiver = await startReceiver();
-  const crm = await startExternalCrmEmulator({ webhook: { url: `${receiver.url}/hooks/hubspot`, clientSecret: CLIENT_SECRET, batch: true } });
-  const clock = recordingClock();
-  const http = createHttpClient({ allowlist: ['127.0.0.1'] });
+connectorContract('hubspot', async ({ receiverUrl, clock, http }) => {
+  const crm = await startExternalCrmEmulator({ webhook: { url: `${receiverUrl}/hooks/hubspot`, clientSecret: CLIENT_SECRET, batch: true } });
   const connector = createHubSpotConnector({
     connectionId: 'conn_hubspot_1', token: new Secret(crm.token), http, baseUrl: crm.url, clock, overlapMs: 0,
   });
   return {
     connector,
+    app: crm,
     async seedPerson(email, firstName, lastName) {
       return crm.seed('contacts', { email, firstname: firstName, lastname: lastName }).id;
     },
@@ -24,8 +21,6 @@ connectorContract('hubspot', async () => {
     async deletePerson(id) { await crm.userDelete('contacts', id); },
     countByEmail: (email) => [...crm.objects.contacts.values()].filter((c) => !c.archived && c.properties.email === email.toLowerCase()).length,
     missingId: '999999',
-    failNext: (n, failure, path, method) => crm.failNext(n, failure, path, method),
-    received: () => crm.received,
     paths: { create: { path: '/crm/v3/objects/contacts/batch/create', method: 'POST' }, read: { path: '/crm/v3/objects/contacts/batch/read', method: 'POST' } },
     invalidEmailCode: 'VALIDATION_ERROR',
     association: {
@@ -40,9 +35,6 @@ connectorContract('hubspot', async () => {
       },
     },
     webhookSecret: new Secret(CLIENT_SECRET),
-    webhooks: () => receiver.requests,
     badCredentials: () => createHubSpotConnector({ connectionId: 'conn_hubspot_1', token: new Secret('pat-na1-revoked'), http, baseUrl: crm.url, clock }),
-    waits: clock.waits,
-    async close() { await Promise.all([crm.close(), receiver.close()]); },
   };
 });

@@ -1,22 +1,19 @@
 /** The connector contract against the Stripe connector and the billing emulator (Stripe v1). */
-import { createHttpClient } from '../../libs/http/index.ts';
 import { Secret } from '../../libs/secrets/crypto.ts';
 import { createStripeConnector } from '../../libs/sync/stripe/connector.ts';
 import { startBillingEmulator } from '../emulators/billing.ts';
-import { connectorContract, recordingClock, startReceiver } from './connector.contract.ts';
+import { connectorContract } from './connector.contract.ts';
 
 const ENDPOINT_SECRET = 'whsec_contract_endpoint_secret_000000';
 
-connectorContract('stripe', async () => {
-  const receiver = await startReceiver();
-  const billing = await startBillingEmulator({ webhook: { url: `${receiver.url}/hooks/stripe`, secret: ENDPOINT_SECRET } });
-  const clock = recordingClock();
-  const http = createHttpClient({ allowlist: ['127.0.0.1'] });
+connectorContract('stripe', async ({ receiverUrl, clock, http }) => {
+  const billing = await startBillingEmulator({ webhook: { url: `${receiverUrl}/hooks/stripe`, secret: ENDPOINT_SECRET } });
   const connector = createStripeConnector({
     connectionId: 'conn_stripe_1', apiKey: new Secret(billing.apiKey), http, baseUrl: billing.url, clock,
   });
   return {
     connector,
+    app: billing,
     async seedPerson(email, firstName, lastName) {
       return (await billing.userEdit('customer', undefined, { email, name: `${firstName} ${lastName}` })).id;
     },
@@ -27,8 +24,6 @@ connectorContract('stripe', async () => {
     async deletePerson(id) { await billing.userDelete('customer', id); },
     countByEmail: (email) => [...billing.customers.values()].filter((c) => c.email === email.toLowerCase()).length,
     missingId: 'cus_doesNotExist000',
-    failNext: (n, failure, path, method) => billing.failNext(n, failure, path, method),
-    received: () => billing.received,
     paths: { create: { path: '/v1/customers', method: 'POST' }, read: { path: '/v1/customers/', method: 'GET' } },
     invalidEmailCode: 'email_invalid',
     association: {
@@ -41,9 +36,6 @@ connectorContract('stripe', async () => {
       },
     },
     webhookSecret: new Secret(ENDPOINT_SECRET),
-    webhooks: () => receiver.requests,
     badCredentials: () => createStripeConnector({ connectionId: 'conn_stripe_1', apiKey: new Secret('sk_test_revoked_000000000000'), http, baseUrl: billing.url, clock }),
-    waits: clock.waits,
-    async close() { await Promise.all([billing.close(), receiver.close()]); },
   };
 });

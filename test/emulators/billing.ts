@@ -312,11 +312,15 @@ export async function startBillingEmulator(options: BillingOptions = {}): Promis
     return c;
   };
   const PRODUCT_PARAMS = ['name', 'description', 'active', 'metadata', 'id', 'expand'];
-  const productOf = (id: string): Product => {
-    const prod = products.get(id);
-    if (!prod) invalidRequest(`No such product: '${id}'`, 'resource_missing', 'id', 404);
-    return prod;
+  /** The object a path's id names, or Stripe's 404 for it. */
+  const found = <T>(objects: Map<string, T>, noun: string, id: string): T => {
+    const o = objects.get(id);
+    if (!o) invalidRequest(`No such ${noun}: '${id}'`, 'resource_missing', 'id', 404);
+    return o;
   };
+  const productOf = (id: string): Product => found(products, 'product', id);
+  const customerOf = (id: string): Customer => found(customers, 'customer', id);
+  const invoiceOf = (id: string): Invoice => found(invoices, 'invoice', id);
   const createProduct = (p: Params, ctx?: RouteContext): Product => {
     const t = now();
     const prod: Product = {
@@ -343,8 +347,7 @@ export async function startBillingEmulator(options: BillingOptions = {}): Promis
     return prod;
   };
   const deleteCustomer = (id: string, ctx?: RouteContext): Reply => {
-    const c = customers.get(id);
-    if (!c) invalidRequest(`No such customer: '${id}'`, 'resource_missing', 'id', 404);
+    const c = customerOf(id);
     customers.delete(id);
     deletedCustomers.add(id);
     log.emit('customer.deleted', c, ctx);
@@ -429,19 +432,14 @@ export async function startBillingEmulator(options: BillingOptions = {}): Promis
     {
       method: 'GET', path: '/v1/customers/:id',
       handle(ctx: RouteContext): Reply {
-        const c = customers.get(ctx.params.id!);
-        if (!c && deletedCustomers.has(ctx.params.id!)) return { status: 200, body: { id: ctx.params.id, object: 'customer', deleted: true } };
-        if (!c) invalidRequest(`No such customer: '${ctx.params.id}'`, 'resource_missing', 'id', 404);
-        return { status: 200, body: c };
+        const id = ctx.params.id!;
+        if (!customers.has(id) && deletedCustomers.has(id)) return { status: 200, body: { id, object: 'customer', deleted: true } };
+        return { status: 200, body: customerOf(id) };
       },
     },
     {
       method: 'POST', path: '/v1/customers/:id',
-      handle: idempotent((ctx) => {
-        const c = customers.get(ctx.params.id!);
-        if (!c) invalidRequest(`No such customer: '${ctx.params.id}'`, 'resource_missing', 'id', 404);
-        return { status: 200, body: updateCustomer(c, paramsOf(ctx.req.body, CUSTOMER_PARAMS), ctx) };
-      }),
+      handle: idempotent((ctx) => ({ status: 200, body: updateCustomer(customerOf(ctx.params.id!), paramsOf(ctx.req.body, CUSTOMER_PARAMS), ctx) })),
     },
     {
       method: 'POST', path: '/v1/invoiceitems',
@@ -516,19 +514,11 @@ export async function startBillingEmulator(options: BillingOptions = {}): Promis
         return list(ctx, newestFirst([...invoices.values()]).filter((i) => (customer === null || i.customer === customer) && (status === null || i.status === status) && inRange(i.created)));
       },
     },
-    {
-      method: 'GET', path: '/v1/invoices/:id',
-      handle(ctx: RouteContext): Reply {
-        const inv = invoices.get(ctx.params.id!);
-        if (!inv) invalidRequest(`No such invoice: '${ctx.params.id}'`, 'resource_missing', 'id', 404);
-        return { status: 200, body: inv };
-      },
-    },
+    { method: 'GET', path: '/v1/invoices/:id', handle: (ctx: RouteContext): Reply => ({ status: 200, body: invoiceOf(ctx.params.id!) }) },
     {
       method: 'POST', path: '/v1/invoices/:id',
       handle: idempotent((ctx) => {
-        const inv = invoices.get(ctx.params.id!);
-        if (!inv) invalidRequest(`No such invoice: '${ctx.params.id}'`, 'resource_missing', 'id', 404);
+        const inv = invoiceOf(ctx.params.id!);
         const p = paramsOf(ctx.req.body, ['description', 'due_date', 'metadata', 'days_until_due', 'expand']);
         const before = structuredClone(inv) as unknown as Record<string, unknown>;
         if (p.due_date !== undefined || p.days_until_due !== undefined) {
@@ -546,8 +536,7 @@ export async function startBillingEmulator(options: BillingOptions = {}): Promis
     {
       method: 'DELETE', path: '/v1/invoices/:id',
       handle(ctx: RouteContext): Reply {
-        const inv = invoices.get(ctx.params.id!);
-        if (!inv) invalidRequest(`No such invoice: '${ctx.params.id}'`, 'resource_missing', 'id', 404);
+        const inv = invoiceOf(ctx.params.id!);
         if (inv.status !== 'draft') invalidRequest('You can only delete draft invoices; void an open one instead.', 'invoice_not_editable');
         invoices.delete(inv.id);
         log.emit('invoice.deleted', inv, ctx);
@@ -557,8 +546,7 @@ export async function startBillingEmulator(options: BillingOptions = {}): Promis
     {
       method: 'POST', path: '/v1/invoices/:id/finalize',
       handle: idempotent((ctx) => {
-        const inv = invoices.get(ctx.params.id!);
-        if (!inv) invalidRequest(`No such invoice: '${ctx.params.id}'`, 'resource_missing', 'id', 404);
+        const inv = invoiceOf(ctx.params.id!);
         paramsOf(ctx.req.body, ['auto_advance', 'expand']);
         if (inv.status !== 'draft') invalidRequest(`This invoice is already finalized, you can't re-finalize a non-draft invoice.`, 'invoice_not_editable');
         const customer = customers.get(inv.customer)!;
@@ -576,8 +564,7 @@ export async function startBillingEmulator(options: BillingOptions = {}): Promis
     {
       method: 'POST', path: '/v1/invoices/:id/send',
       handle: idempotent((ctx) => {
-        const inv = invoices.get(ctx.params.id!);
-        if (!inv) invalidRequest(`No such invoice: '${ctx.params.id}'`, 'resource_missing', 'id', 404);
+        const inv = invoiceOf(ctx.params.id!);
         if (inv.collection_method !== 'send_invoice') invalidRequest('You can only manually send an invoice if its collection method is send_invoice.', 'invoice_not_editable');
         if (inv.status !== 'open') invalidRequest(`You can only send open invoices; this invoice is ${inv.status}.`, 'invoice_not_editable');
         inv.webhooks_delivered_at = now();

@@ -262,29 +262,27 @@ export async function startEnrichmentEmulator(options: EnrichmentOptions = {}): 
     if (!EMAIL_PATTERN.test(email)) throw new ApiError(clearbitError(422, 'email_invalid', `Invalid email: ${email}`));
     return email.toLowerCase();
   };
+  /** The person both email lookups answer with, after the one-time queued answer. */
+  const findPerson = (ctx: RouteContext): { email: string; person: EnrichedPerson } => {
+    const email = emailParam(ctx);
+    const q = queuedReply(email);
+    if (q) throw new ApiError(q);
+    const p = person(email);
+    if (!p) throw new ApiError(clearbitError(404, 'unknown_record', 'Unknown email address'));
+    return { email, person: p };
+  };
 
   const routes = [
     {
       method: 'GET', path: '/v2/combined/find',
       handle(ctx: RouteContext): Reply {
-        const email = emailParam(ctx);
-        const q = queuedReply(email);
-        if (q) return q;
-        const p = person(email);
-        if (!p) throw new ApiError(clearbitError(404, 'unknown_record', 'Unknown email address'));
-        return { status: 200, body: { person: p, company: p.emailProvider ? null : company(email.split('@')[1]!) } };
+        const found = findPerson(ctx);
+        return { status: 200, body: { person: found.person, company: found.person.emailProvider ? null : company(found.email.split('@')[1]!) } };
       },
     },
     {
       method: 'GET', path: '/v2/people/find',
-      handle(ctx: RouteContext): Reply {
-        const email = emailParam(ctx);
-        const q = queuedReply(email);
-        if (q) return q;
-        const p = person(email);
-        if (!p) throw new ApiError(clearbitError(404, 'unknown_record', 'Unknown email address'));
-        return { status: 200, body: p };
-      },
+      handle: (ctx: RouteContext): Reply => ({ status: 200, body: findPerson(ctx).person }),
     },
     {
       method: 'GET', path: '/v2/companies/find',

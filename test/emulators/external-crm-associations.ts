@@ -1,6 +1,7 @@
 import { ApiError, type Reply, type Route, type RouteContext } from './base.ts';
 import type { CrmObject, ObjectType } from './external-crm.ts';
 import { isPlainObject } from '../../libs/json/index.ts';
+import { batchInputs, batchReply, hubspotError } from './external-crm-batch.ts';
 
 /**
  * HubSpot's associations for the external-CRM emulator: the v4 API (labels as type ids,
@@ -94,25 +95,31 @@ export function createAssociationStore(objects: Record<ObjectType, Map<string, C
   };
 }
 
-type Fail = (status: number, category: string, message: string, extra?: Record<string, unknown>) => Reply;
-
 const typesView = (ids: number[]) => ids.map((typeId) => ({ category: 'HUBSPOT_DEFINED', typeId, label: LABELS[typeId] ?? null }));
 
 /** The v4 routes over the store. `typeOf` reads and checks an object type parameter. */
-export function associationRoutes(objects: Record<ObjectType, Map<string, CrmObject>>, store: AssociationStore, fail: Fail, typeOf: (name: string) => ObjectType): Route[] {
+export function associationRoutes(objects: Record<ObjectType, Map<string, CrmObject>>, store: AssociationStore, typeOf: (name: string) => ObjectType): Route[] {
   const recordOf = (type: ObjectType, id: string): CrmObject => {
     const r = objects[type].get(id);
-    if (!r || r.archived) throw new ApiError(fail(404, 'OBJECT_NOT_FOUND', `No ${type} with id ${id} exists.`, { context: { id: [id] } }));
+    if (!r || r.archived) throw new ApiError(hubspotError(404, 'OBJECT_NOT_FOUND', `No ${type} with id ${id} exists.`, { context: { id: [id] } }));
     return r;
   };
-  const inputs = (body: unknown): unknown[] => {
-    if (!isPlainObject(body) || !Array.isArray(body.inputs)) throw new ApiError(fail(400, 'VALIDATION_ERROR', 'Invalid input JSON: "inputs" must be an array'));
-    if (body.inputs.length > 1000) throw new ApiError(fail(400, 'VALIDATION_ERROR', `Batch input limit exceeded: ${body.inputs.length} inputs, at most 1000`));
-    return body.inputs;
-  };
-  const batch = (status: number, results: unknown[], errors: unknown[], started: string): Reply => ({
-    status: errors.length > 0 ? 207 : status,
-    body: { status: 'COMPLETE', results, ...(errors.length > 0 ? { numErrors: errors.length, errors } : {}), startedAt: started, completedAt: new Date().toISOString() },
+  /** A v4 batch over `:from` and `:to`: each input adds a result or an error. */
+  const batchRoute = (path: string, status: number, each: (input: unknown, from: ObjectType, to: ObjectType) => { result: unknown } | { error: unknown }): Route => ({
+    method: 'POST', path,
+    handle(ctx) {
+      const started = new Date().toISOString();
+      const from = typeOf(ctx.params.from!);
+      const to = typeOf(ctx.params.to!);
+      const results: unknown[] = [];
+      const errors: unknown[] = [];
+      for (const input of batchInputs(ctx.req.body, 1000)) {
+        const outcome = each(input, from, to);
+        if ('error' in outcome) errors.push(outcome.error);
+        else results.push(outcome.result);
+      }
+      return batchReply(status, results, started, errors);
+    },
   });
   const labelled = (ctx: RouteContext, typeIds: number[]): Reply => {
     const from = typeOf(ctx.params.from!);
@@ -121,7 +128,7 @@ export function associationRoutes(objects: Record<ObjectType, Map<string, CrmObj
     const b = recordOf(to, ctx.params.toId!);
     const p = pairOf(from, to);
     const bad = typeIds.find((t) => !p || (t !== p.unlabeled && t !== p.primary));
-    if (!p || bad !== undefined) throw new ApiError(fail(400, 'VALIDATION_ERROR', `${bad ?? 'no'} is not a valid association type between ${from} and ${to}`));
+    if (!p || bad !== undefined) throw new ApiError(hubspotError(400, 'VALIDATION_ERROR', `${bad ?? 'no'} is not a valid association type between ${from} and ${to}`));
     for (const t of typeIds) store.add(a, b, t);
     return { status: 200, body: { fromObjectTypeId: from, fromObjectId: Number(a.id), toObjectTypeId: to, toObjectId: Number(b.id), labels: typeIds.map((t) => LABELS[t]).filter(Boolean) } };
   };
@@ -145,7 +152,7 @@ export function associationRoutes(objects: Record<ObjectType, Map<string, CrmObj
       method: 'PUT', path: '/crm/v4/objects/:from/:id/associations/:to/:toId',
       handle(ctx) {
         const body = ctx.req.body;
-        if (!Array.isArray(body) || body.length === 0) throw new ApiError(fail(400, 'VALIDATION_ERROR', 'Invalid input JSON: expected an array of { associationCategory, associationTypeId }'));
+        if (!Array.isArray(body) || body.length === 0) throw new ApiError(hubspotError(400, 'VALIDATION_ERROR', 'Invalid input JSON: expected an array of { associationCategory, associationTypeId }'));
         return labelled(ctx, body.map((t: unknown) => Number(isPlainObject(t) ? t.associationTypeId : NaN)));
       },
     },
@@ -158,52 +165,28 @@ export function associationRoutes(objects: Record<ObjectType, Map<string, CrmObj
         return { status: 204 };
       },
     },
-    {
-      method: 'POST', path: '/crm/v4/associations/:from/:to/batch/read',
-      handle(ctx) {
-        const started = new Date().toISOString();
-        const from = typeOf(ctx.params.from!);
-        const to = typeOf(ctx.params.to!);
-        const results: unknown[] = [];
-        const errors: unknown[] = [];
-        for (const input of inputs(ctx.req.body)) {
-          const id = isPlainObject(input) ? String(input.id) : '';
-          const r = objects[from].get(id);
-          const list = r && !r.archived ? store.list(r, to) : [];
-          if (list.length === 0) {
-            errors.push({ status: 'error', category: 'OBJECT_NOT_FOUND', subCategory: 'crm.associations.NO_ASSOCIATIONS_FOUND', message: `No ${to} is associated with ${SINGULAR_OF(from)} ${id}.`, context: { fromObjectId: [id] } });
-          } else results.push({ from: { id }, to: list.map((x) => ({ toObjectId: Number(x.toId), associationTypes: typesView(x.types) })) });
-        }
-        return batch(200, results, errors, started);
-      },
-    },
-    {
-      method: 'POST', path: '/crm/v4/associations/:from/:to/batch/create',
-      handle(ctx) {
-        const started = new Date().toISOString();
-        const from = typeOf(ctx.params.from!);
-        const to = typeOf(ctx.params.to!);
-        const results: unknown[] = [];
-        const errors: unknown[] = [];
-        for (const input of inputs(ctx.req.body)) {
-          const fromId = isPlainObject(input) && isPlainObject(input.from) ? String(input.from.id) : '';
-          const toId = isPlainObject(input) && isPlainObject(input.to) ? String(input.to.id) : '';
-          const typeIds = isPlainObject(input) && Array.isArray(input.types) ? input.types.map((t: unknown) => Number(isPlainObject(t) ? t.associationTypeId : NaN)) : [];
-          const a = objects[from].get(fromId);
-          const b = objects[to].get(toId);
-          const p = pairOf(from, to);
-          const problem = !a || a.archived ? `${SINGULAR_OF(from)} ${fromId} does not exist` : !b || b.archived ? `${SINGULAR_OF(to)} ${toId} does not exist`
-            : !p || typeIds.length === 0 || typeIds.some((t: number) => t !== p.unlabeled && t !== p.primary) ? `invalid association types ${JSON.stringify(typeIds)} between ${from} and ${to}` : undefined;
-          if (problem) {
-            errors.push({ status: 'error', category: 'VALIDATION_ERROR', message: problem, context: { fromObjectId: [fromId], toObjectId: [toId] } });
-            continue;
-          }
-          for (const t of typeIds) store.add(a!, b!, t);
-          results.push({ fromObjectTypeId: from, fromObjectId: Number(fromId), toObjectTypeId: to, toObjectId: Number(toId), labels: typeIds.map((t: number) => LABELS[t]).filter(Boolean) });
-        }
-        return batch(201, results, errors, started);
-      },
-    },
+    batchRoute('/crm/v4/associations/:from/:to/batch/read', 200, (input, from, to) => {
+      const id = isPlainObject(input) ? String(input.id) : '';
+      const r = objects[from].get(id);
+      const list = r && !r.archived ? store.list(r, to) : [];
+      if (list.length === 0) {
+        return { error: { status: 'error', category: 'OBJECT_NOT_FOUND', subCategory: 'crm.associations.NO_ASSOCIATIONS_FOUND', message: `No ${to} is associated with ${SINGULAR_OF(from)} ${id}.`, context: { fromObjectId: [id] } } };
+      }
+      return { result: { from: { id }, to: list.map((x) => ({ toObjectId: Number(x.toId), associationTypes: typesView(x.types) })) } };
+    }),
+    batchRoute('/crm/v4/associations/:from/:to/batch/create', 201, (input, from, to) => {
+      const fromId = isPlainObject(input) && isPlainObject(input.from) ? String(input.from.id) : '';
+      const toId = isPlainObject(input) && isPlainObject(input.to) ? String(input.to.id) : '';
+      const typeIds = isPlainObject(input) && Array.isArray(input.types) ? input.types.map((t: unknown) => Number(isPlainObject(t) ? t.associationTypeId : NaN)) : [];
+      const a = objects[from].get(fromId);
+      const b = objects[to].get(toId);
+      const p = pairOf(from, to);
+      const problem = !a || a.archived ? `${SINGULAR_OF(from)} ${fromId} does not exist` : !b || b.archived ? `${SINGULAR_OF(to)} ${toId} does not exist`
+        : !p || typeIds.length === 0 || typeIds.some((t: number) => t !== p.unlabeled && t !== p.primary) ? `invalid association types ${JSON.stringify(typeIds)} between ${from} and ${to}` : undefined;
+      if (problem) return { error: { status: 'error', category: 'VALIDATION_ERROR', message: problem, context: { fromObjectId: [fromId], toObjectId: [toId] } } };
+      for (const t of typeIds) store.add(a!, b!, t);
+      return { result: { fromObjectTypeId: from, fromObjectId: Number(fromId), toObjectTypeId: to, toObjectId: Number(toId), labels: typeIds.map((t: number) => LABELS[t]).filter(Boolean) } };
+    }),
   ];
 }
 

@@ -4,6 +4,7 @@ import {
   type CommonOptions, type Emulator, type ErrorKind, type Reply, type RouteContext, type WebhookDelivery,
 } from './base.ts';
 import { associationRoutes, createAssociationStore, targetOfType } from './external-crm-associations.ts';
+import { batchInputs, batchReply, hubspotError } from './external-crm-batch.ts';
 import { isPlainObject } from '../../libs/json/index.ts';
 
 /**
@@ -135,10 +136,6 @@ export interface ExternalCrmEmulator extends Emulator {
   webhooksSettled(): Promise<void>;
   /** The response shape of one record, with the given (or default) properties. */
   view(record: CrmObject, properties?: string[]): Record<string, unknown>;
-}
-
-function hubspotError(status: number, category: string, message: string, extra: Record<string, unknown> = {}): Reply {
-  return { status, body: { status: 'error', message, correlationId: randomUUID(), category, ...extra } };
 }
 
 function errorReply(status: number, kind: ErrorKind, message: string): Reply {
@@ -419,15 +416,28 @@ export async function startExternalCrmEmulator(options: ExternalCrmOptions = {})
     }
     return found;
   };
-  const inputsOf = (body: unknown): unknown[] => {
-    if (!isPlainObject(body) || !Array.isArray(body.inputs)) throw new ApiError(hubspotError(400, 'VALIDATION_ERROR', 'Invalid input JSON: "inputs" must be an array'));
-    if (body.inputs.length > 100) throw new ApiError(hubspotError(400, 'VALIDATION_ERROR', `Batch input limit exceeded: ${body.inputs.length} inputs, at most 100`));
-    return body.inputs;
+  const inputsOf = (body: unknown): unknown[] => batchInputs(body, 100);
+  /**
+   * Checks each input of a batch write. With an objectWriteTraceId on every input, HubSpot
+   * answers 207: a refused input becomes an error naming its trace id and the rest go on;
+   * without, the first refusal fails the whole batch.
+   */
+  const planBatch = <T>(inputs: unknown[], check: (input: unknown) => T): { traced: boolean; plan: T[]; errors: unknown[] } => {
+    const traced = inputs.length > 0 && inputs.every((i) => isPlainObject(i) && typeof i.objectWriteTraceId === 'string');
+    const plan: T[] = [];
+    const errors: unknown[] = [];
+    for (const input of inputs) {
+      try {
+        plan.push(check(input));
+      } catch (err) {
+        if (!(err instanceof ApiError) || !traced) throw err;
+        const trace = isPlainObject(input) ? input.objectWriteTraceId : undefined;
+        const body = err.reply.body as Record<string, unknown>;
+        errors.push({ ...body, status: 'error', context: { ...(body.context as object), objectWriteTraceId: [String(trace)] } });
+      }
+    }
+    return { traced, plan, errors };
   };
-  const batchReply = (status: number, results: unknown[], started: string, errors: unknown[] = []): Reply => ({
-    status: errors.length > 0 ? 207 : status,
-    body: { status: 'COMPLETE', results, ...(errors.length > 0 ? { numErrors: errors.length, errors } : {}), startedAt: started, completedAt: new Date().toISOString() },
-  });
   const associate = (record: CrmObject, value: unknown) => {
     if (value === undefined) return;
     if (!Array.isArray(value)) throw new ApiError(hubspotError(400, 'VALIDATION_ERROR', 'Invalid input JSON: "associations" must be an array'));
@@ -595,28 +605,17 @@ export async function startExternalCrmEmulator(options: ExternalCrmOptions = {})
       async handle(ctx: RouteContext): Promise<Reply> {
         const type = typeOf(ctx);
         const started = new Date().toISOString();
-        const inputs = inputsOf(ctx.req.body);
-        const traced = inputs.length > 0 && inputs.every((i) => isPlainObject(i) && typeof i.objectWriteTraceId === 'string');
         const results: unknown[] = [];
-        const errors: unknown[] = [];
         const emails = new Set<string>();
-        const plan: { input: Record<string, unknown>; props: Record<string, string | null> }[] = [];
-        for (const input of inputs) {
-          const trace = isPlainObject(input) ? input.objectWriteTraceId : undefined;
-          try {
-            const props = checkProperties(type, isPlainObject(input) ? input.properties : undefined);
-            const email = type === 'contacts' ? props.email ?? undefined : undefined;
-            const existing = email ? findByEmail(email) : undefined;
-            if (existing) throw new ApiError(hubspotError(409, 'CONFLICT', `Contact already exists. Existing ID: ${existing.id}`));
-            if (email && emails.has(email)) throw new ApiError(hubspotError(400, 'VALIDATION_ERROR', `Duplicate email addresses in the batch: ${email}`));
-            if (email) emails.add(email);
-            plan.push({ input: input as Record<string, unknown>, props });
-          } catch (err) {
-            if (!(err instanceof ApiError) || !traced) throw err;
-            const body = err.reply.body as Record<string, unknown>;
-            errors.push({ ...body, status: 'error', context: { ...(body.context as object), objectWriteTraceId: [String(trace)] } });
-          }
-        }
+        const { traced, plan, errors } = planBatch(inputsOf(ctx.req.body), (input) => {
+          const props = checkProperties(type, isPlainObject(input) ? input.properties : undefined);
+          const email = type === 'contacts' ? props.email ?? undefined : undefined;
+          const existing = email ? findByEmail(email) : undefined;
+          if (existing) throw new ApiError(hubspotError(409, 'CONFLICT', `Contact already exists. Existing ID: ${existing.id}`));
+          if (email && emails.has(email)) throw new ApiError(hubspotError(400, 'VALIDATION_ERROR', `Duplicate email addresses in the batch: ${email}`));
+          if (email) emails.add(email);
+          return { input: input as Record<string, unknown>, props };
+        });
         for (const { input, props } of plan) {
           const r = create(type, props, 'INTEGRATION');
           try {
@@ -635,34 +634,23 @@ export async function startExternalCrmEmulator(options: ExternalCrmOptions = {})
       async handle(ctx: RouteContext): Promise<Reply> {
         const type = typeOf(ctx);
         const started = new Date().toISOString();
-        const inputs = inputsOf(ctx.req.body);
-        const traced = inputs.length > 0 && inputs.every((i) => isPlainObject(i) && typeof i.objectWriteTraceId === 'string');
-        const errors: unknown[] = [];
-        const plan: { r: CrmObject; props: Record<string, string | null>; trace: unknown }[] = [];
-        for (const input of inputs) {
-          const trace = isPlainObject(input) ? input.objectWriteTraceId : undefined;
-          try {
-            if (!isPlainObject(input) || input.id === undefined) throw new ApiError(hubspotError(400, 'VALIDATION_ERROR', 'Invalid input JSON: each input needs an id'));
-            const r = objects[type].get(String(input.id));
-            if (!r || r.archived) throw new ApiError(hubspotError(404, 'OBJECT_NOT_FOUND', `Object not found: ${String(input.id)}`, { context: { ids: [String(input.id)] } }));
-            const props = checkProperties(type, input.properties);
-            if (type === 'contacts' && props.email) {
-              const other = findByEmail(props.email);
-              if (other && other.id !== r.id) throw new ApiError(hubspotError(409, 'CONFLICT', `A contact with the email '${props.email}' already exists. Existing ID: ${other.id}`));
-            }
-            plan.push({ r, props, trace });
-          } catch (err) {
-            if (!(err instanceof ApiError) || !traced) throw err;
-            const body = err.reply.body as Record<string, unknown>;
-            errors.push({ ...body, status: 'error', context: { ...(body.context as object), objectWriteTraceId: [String(trace)] } });
+        const { traced, plan, errors } = planBatch(inputsOf(ctx.req.body), (input) => {
+          if (!isPlainObject(input) || input.id === undefined) throw new ApiError(hubspotError(400, 'VALIDATION_ERROR', 'Invalid input JSON: each input needs an id'));
+          const r = objects[type].get(String(input.id));
+          if (!r || r.archived) throw new ApiError(hubspotError(404, 'OBJECT_NOT_FOUND', `Object not found: ${String(input.id)}`, { context: { ids: [String(input.id)] } }));
+          const props = checkProperties(type, input.properties);
+          if (type === 'contacts' && props.email) {
+            const other = findByEmail(props.email);
+            if (other && other.id !== r.id) throw new ApiError(hubspotError(409, 'CONFLICT', `A contact with the email '${props.email}' already exists. Existing ID: ${other.id}`));
           }
-        }
+          return { r, props, trace: input.objectWriteTraceId };
+        });
         const updated = plan.map(({ r, props, trace }) => ({ ...view(update(r, props, 'INTEGRATION')), ...(traced ? { objectWriteTraceId: trace } : {}) }));
         void flush();
         return batchReply(200, updated, started, errors);
       },
     },
-    ...associationRoutes(objects, assoc, hubspotError, typeNamed),
+    ...associationRoutes(objects, assoc, typeNamed),
   ];
 
   const emulator = await startHttpEmulator({

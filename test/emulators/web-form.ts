@@ -1,4 +1,4 @@
-import { sendWebhook, type WebhookDelivery } from './base.ts';
+import { sendWebhook, type SendOptions, type WebhookDelivery } from './base.ts';
 
 /**
  * A web form tool that posts submissions to a webhook URL (use case 1). Not a server: the
@@ -18,18 +18,10 @@ import { sendWebhook, type WebhookDelivery } from './base.ts';
 export type FormValue = string | number | boolean | null | readonly (string | number | boolean)[];
 export type FormFields = Record<string, FormValue>;
 
-export interface PostFormOptions {
-  /** Standard Webhooks secret; unsigned when absent. */
-  secret?: string;
+/** What a sender sets (signing, retries, timeout) as sendWebhook takes it, plus how the form is encoded. */
+export interface PostFormOptions extends Pick<SendOptions, 'secret' | 'webhookId' | 'timestampSeconds' | 'headers' | 'retries' | 'retryDelayMs' | 'timeoutMs'> {
   encoding?: 'json' | 'form';
   method?: 'POST' | 'GET';
-  webhookId?: string;
-  /** The signed timestamp of the first attempt (seconds); default now. */
-  timestampSeconds?: number;
-  headers?: Record<string, string>;
-  retries?: number;
-  retryDelayMs?: number;
-  timeoutMs?: number;
 }
 
 /** The body as the form tool would send it, exactly the bytes that get signed. */
@@ -46,18 +38,13 @@ export function encodeForm(fields: FormFields, encoding: 'json' | 'form'): strin
 
 /** POSTs (or GETs) one form submission to `url` and returns the receiver's answer. */
 export function postForm(url: string, fields: FormFields, options: PostFormOptions = {}): Promise<WebhookDelivery> {
-  const method = options.method ?? 'POST';
-  const encoding = method === 'GET' ? 'form' : options.encoding ?? 'json';
+  const { encoding: asked, method = 'POST', headers, ...sending } = options;
+  const encoding = method === 'GET' ? 'form' : asked ?? 'json';
   return sendWebhook(url, encodeForm(fields, encoding), {
+    ...sending,
     method,
     contentType: encoding === 'json' ? 'application/json' : 'application/x-www-form-urlencoded',
-    headers: { 'user-agent': 'FormTool-Webhooks/2.1 (+https://forms.example/webhooks)', ...options.headers },
-    ...(options.secret !== undefined ? { secret: options.secret } : {}),
-    ...(options.webhookId !== undefined ? { webhookId: options.webhookId } : {}),
-    ...(options.timestampSeconds !== undefined ? { timestampSeconds: options.timestampSeconds } : {}),
-    ...(options.retries !== undefined ? { retries: options.retries } : {}),
-    ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}),
-    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+    headers: { 'user-agent': 'FormTool-Webhooks/2.1 (+https://forms.example/webhooks)', ...headers },
   });
 }
 

@@ -7,6 +7,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connectStore, ensureCollections, type Store } from '../../libs/store/mongo.ts';
 import { createAcceptedIdLedger, ledgerCollections } from '../../services/ingress/store/accepted-ids.ts';
+import { sleep } from '../../libs/time/sleep.ts';
 import { isolatedConfig } from '../support/env.ts';
 
 const config = isolatedConfig('ledger_race');
@@ -33,7 +34,7 @@ test('simultaneous retries of a failed request: exactly one takes the id over, t
     const outcomes = await Promise.all(ledgers.map(async (ledger) => {
       const r = await ledger.reserve('ws', [id]);
       if (r.fresh.length > 0) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
+        await sleep(20);
         await ledger.published(r.requestId);
       }
       return r.fresh.length;

@@ -5,6 +5,7 @@
  * that lets http steps reach the tests' emulators on 127.0.0.1. Talks to it over HTTP
  * like a user.
  */
+import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { baseConfigSpec, readConfig, type BaseConfig } from '../../libs/config/index.ts';
 import { connectStore, type Store } from '../../libs/store/mongo.ts';
@@ -44,6 +45,8 @@ export interface E2EHub {
   /** Waits until `count` runs of the workflow have ended; returns them, oldest first. */
   endedRuns(workflowId: string, count: number, timeoutMs?: number): Promise<Run[]>;
   waitForRun(runId: string, statuses?: RunStatus[], timeoutMs?: number): Promise<Run>;
+  /** Retries a failed run (the API must answer 202) and waits until that attempt has ended; returns the run then. */
+  retryRun(runId: string, timeoutMs?: number): Promise<Run>;
   /** Restarts one service process (same environment). */
   restart(name: string): Promise<void>;
   /** Stops one service (SIGTERM: it leaves its group); `restart` starts it again. */
@@ -53,6 +56,15 @@ export interface E2EHub {
   /** How many times each service was restarted after it exited on its own or was crashed. */
   restarts: Map<string, number>;
   close(): Promise<void>;
+}
+
+/** Asserts that a retried run kept these steps of the attempt that failed: they ended when they did then, so none ran again. */
+export function assertStepsKept(failed: Run, retried: Run, stepKeys: readonly string[]): void {
+  for (const key of stepKeys) {
+    const before = failed.steps[key];
+    assert.ok(before?.endedAt, `${key} had ended before the retry`);
+    assert.equal(retried.steps[key]?.endedAt, before.endedAt, `${key} was not run again`);
+  }
 }
 
 export interface E2EHubOptions {
@@ -159,6 +171,16 @@ export async function startE2EHub(label: string, extraEnv: Record<string, string
         const r = await runs.get(runId);
         return r && statuses.includes(r.status) ? r : null;
       }, timeoutMs, 200),
+    async retryRun(runId, timeoutMs = 90_000) {
+      const retry = await api('POST', `/v1/runs/${runId}/retry`);
+      if (retry.status !== 202) throw new Error(`retrying run ${runId}: ${retry.status} ${JSON.stringify(retry.body)}`);
+      // The executor takes the retry from the runs topic: until then the run still shows its last attempt.
+      const { attempt } = retry.body as { attempt: number };
+      return eventually(`attempt ${attempt} of run ${runId} to end`, async () => {
+        const r = await runs.get(runId);
+        return r && r.attempt === attempt && ['completed', 'failed', 'cancelled'].includes(r.status) ? r : null;
+      }, timeoutMs, 200);
+    },
     restarts,
     async restart(name) {
       const s = services.get(name);

@@ -36,6 +36,8 @@ export function startService(name: string, env: NodeJS.ProcessEnv): ServiceProce
   const take = (d: Buffer) => {
     text += String(d);
     if (text.includes('"msg":"started"')) onStarted();
+    // A long run (a soak) keeps the recent output only.
+    if (text.length > 4_000_000) text = text.slice(-2_000_000);
   };
   child.stdout.on('data', take);
   child.stderr.on('data', take);

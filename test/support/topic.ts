@@ -14,8 +14,11 @@ export async function topicSize(runtime: KafkaRuntime, topic: string): Promise<n
   }
 }
 
-/** Reads every message currently on a topic (decoded with its Avro schema), in partition order. */
-export async function readTopic<T>(runtime: KafkaRuntime, topic: string): Promise<ReadMessage<T>[]> {
+/**
+ * Reads every message currently on a topic (decoded with its Avro schema), in partition
+ * order. `skipUndecodable` leaves out what does not decode (a test's poison messages).
+ */
+export async function readTopic<T>(runtime: KafkaRuntime, topic: string, options: { timeoutMs?: number; skipUndecodable?: boolean } = {}): Promise<ReadMessage<T>[]> {
   const admin = runtime.kafka.admin();
   await admin.connect();
   const highs = await admin.fetchTopicOffsets(topic);
@@ -27,11 +30,15 @@ export async function readTopic<T>(runtime: KafkaRuntime, topic: string): Promis
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`reading ${topic} timed out`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`reading ${topic} timed out`)), options.timeoutMs ?? 30_000);
     void consumer.run({
       eachMessage: async ({ partition, message }) => {
         const headers = Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]));
-        out.push({ key: message.key?.toString('utf8') ?? null, headers, value: await runtime.serde.decode<T>(topic, message.value), partition, offset: message.offset });
+        const value = await runtime.serde.decode<T>(topic, message.value).catch((err: unknown) => {
+          if (options.skipUndecodable) return undefined;
+          throw err;
+        });
+        if (value !== undefined) out.push({ key: message.key?.toString('utf8') ?? null, headers, value, partition, offset: message.offset });
         if (Number(message.offset) + 1 >= (remaining.get(partition) ?? 0)) remaining.delete(partition);
         if (remaining.size === 0) { clearTimeout(timer); resolve(); }
       },

@@ -8,56 +8,60 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHttpClient } from '../../libs/http/index.ts';
 import { Secret } from '../../libs/secrets/crypto.ts';
-import { createHubSpotConnector } from '../../libs/sync/hubspot/connector.ts';
+import { createHubSpotConnector, type HubSpotOptions } from '../../libs/sync/hubspot/connector.ts';
 import { hubspotObjects } from '../../libs/sync/hubspot/mappings.ts';
+import type { Connector } from '../../libs/sync/connector.ts';
 import { createRateLimiter } from '../../libs/sync/rate-limit.ts';
 import { createStripeConnector } from '../../libs/sync/stripe/connector.ts';
 import { stripeObjects } from '../../libs/sync/stripe/mappings.ts';
 import { stripeCodec } from '../../libs/sync/stripe/values.ts';
 import { appPropertiesOf, asHubFields, decideChange, effectiveMappings, projectApp, projectHub, type SyncSettings } from '../../libs/sync/reconcile/index.ts';
 import { startBillingEmulator } from '../emulators/billing.ts';
-import { startExternalCrmEmulator } from '../emulators/external-crm.ts';
+import { startExternalCrmEmulator, type ExternalCrmEmulator, type ExternalCrmOptions } from '../emulators/external-crm.ts';
 
 const http = createHttpClient({ allowlist: ['127.0.0.1'] });
 const policy = { max: 10, windowMs: 1000, maxWaitMs: 20_000, maxAttempts: 8, backoffMs: 50, maxBatch: 100 };
 
-test('HubSpot: the budget keeps within the app\'s rolling window (no 429), and a too generous one is corrected by the 429s and quota headers, nothing lost', async () => {
-  const crm = await startExternalCrmEmulator({ rateLimit: { max: 10, windowMs: 1000 } });
+/** Runs `f` against a fresh external-CRM emulator; `connect` makes a HubSpot connector to it. */
+async function withCrm(options: ExternalCrmOptions, f: (crm: ExternalCrmEmulator, connect: (extra?: Partial<HubSpotOptions>) => Connector) => Promise<void>): Promise<void> {
+  const crm = await startExternalCrmEmulator(options);
   try {
+    await f(crm, (extra = {}) => createHubSpotConnector({ connectionId: 'c', token: new Secret(crm.token), http, baseUrl: crm.url, ...extra }));
+  } finally {
+    await crm.close();
+  }
+}
+
+test('HubSpot: the budget keeps within the app\'s rolling window (no 429), and a too generous one is corrected by the 429s and quota headers, nothing lost', async () => {
+  await withCrm({ rateLimit: { max: 10, windowMs: 1000 } }, async (crm, connect) => {
     const ids = Array.from({ length: 5 }, (_, i) => crm.seed('contacts', { email: `w${i}@acme.example` }).id);
-    const paced = createHubSpotConnector({ connectionId: 'c1', token: new Secret(crm.token), http, baseUrl: crm.url, limiter: createRateLimiter(policy) });
+    const paced = connect({ connectionId: 'c1', limiter: createRateLimiter(policy) });
     const reads = await Promise.all(Array.from({ length: 25 }, () => paced.read('people', ids)));
     assert.ok(reads.every((r) => r.records.length === 5));
     assert.equal(crm.received.filter((r) => r.status === 429).length, 0, 'paced below the limit');
     assert.match(crm.received.at(-1)!.headers['user-agent'] ?? '', /crm-integration-hub/);
     crm.reset();
     const ids2 = Array.from({ length: 5 }, (_, i) => crm.seed('contacts', { email: `g${i}@acme.example` }).id);
-    const greedy = createHubSpotConnector({ connectionId: 'c2', token: new Secret(crm.token), http, baseUrl: crm.url, limiter: createRateLimiter({ ...policy, max: 40 }) });
+    const greedy = connect({ connectionId: 'c2', limiter: createRateLimiter({ ...policy, max: 40 }) });
     const results = await Promise.all(Array.from({ length: 25 }, () => greedy.read('people', ids2)));
     assert.ok(results.every((r) => r.records.length === 5), 'every call answered in the end');
     assert.ok(crm.received.filter((r) => r.status === 429).length > 0, 'the app\'s own 429s were met and waited out');
-  } finally {
-    await crm.close();
-  }
+  });
 });
 
 test('HubSpot: a batch refused whole is split until each record is alone, so one refusal never fails the rest', async () => {
-  const crm = await startExternalCrmEmulator();
-  try {
-    const hs = createHubSpotConnector({ connectionId: 'c', token: new Secret(crm.token), http, baseUrl: crm.url });
+  await withCrm({}, async (crm, connect) => {
+    const hs = connect();
     crm.failNext(1, { status: 400, body: { status: 'error', category: 'VALIDATION_ERROR', message: 'Invalid input JSON', correlationId: 'x' } }, '/crm/v3/objects/contacts/batch/create');
     const results = await hs.create('people', ['a', 'b', 'c'].map((x) => ({ ref: x, properties: { email: `${x}@split.example` }, version: 1 })));
     assert.deepEqual(results.map((r) => r.status), ['created', 'created', 'created']);
     assert.deepEqual(crm.received.map((r) => [r.path.split('/').pop(), r.status, (r.body as { inputs: unknown[] }).inputs.length]), [['create', 400, 3], ['create', 201, 2], ['create', 201, 1]]);
-  } finally {
-    await crm.close();
-  }
+  });
 });
 
 test('HubSpot: values travel as strings, dates as epoch milliseconds, and come back as the hub\'s types', async () => {
-  const crm = await startExternalCrmEmulator();
-  try {
-    const hs = createHubSpotConnector({ connectionId: 'c', token: new Secret(crm.token), http, baseUrl: crm.url });
+  await withCrm({}, async (crm, connect) => {
+    const hs = connect();
     const mappings = effectiveMappings(hubspotObjects.opportunities!.mappings);
     const deal = { name: 'Acme - Platform', amount: 120000.5, stage: 'Closed Won', closeDate: '2024-05-01' };
     const properties = appPropertiesOf(projectHub(deal, mappings), mappings, hs.codec, deal);
@@ -67,9 +71,7 @@ test('HubSpot: values travel as strings, dates as epoch milliseconds, and come b
     assert.deepEqual([stored.amount, stored.closedate, stored.dealstage], ['120000.5', '1714521600000', 'closedwon']);
     const { records } = await hs.read('opportunities', [created.id]);
     assert.deepEqual(asHubFields(projectApp(records[0]!.properties, mappings, hs.codec), mappings), { ...deal, pipeline: null });
-  } finally {
-    await crm.close();
-  }
+  });
 });
 
 test('Stripe: a create whose answer was lost is retried with the same Idempotency-Key and answered from Stripe\'s saved result', async () => {
@@ -116,10 +118,9 @@ test('Stripe: fields Stripe computes (invoice number, status, amounts) flow to t
 });
 
 test('HubSpot: past the search API\'s 10,000-result cap the change listing re-anchors at the last time seen, and misses nothing', async () => {
-  const crm = await startExternalCrmEmulator();
-  try {
+  await withCrm({}, async (crm, connect) => {
     for (let i = 0; i < 10_050; i++) crm.seed('companies', { name: `Company ${i}` });
-    const hs = createHubSpotConnector({ connectionId: 'c', token: new Secret(crm.token), http, baseUrl: crm.url, overlapMs: 0, searchLimiter: createRateLimiter({ ...policy, max: 1000 }) });
+    const hs = connect({ overlapMs: 0, searchLimiter: createRateLimiter({ ...policy, max: 1000 }) });
     const seen = new Set<string>();
     let cursor: string | null = null;
     for (let pages = 0; pages < 60; pages++) {
@@ -132,7 +133,5 @@ test('HubSpot: past the search API\'s 10,000-result cap the change listing re-an
     const searches = crm.received.filter((r) => r.path.endsWith('/search'));
     assert.ok(searches.every((r) => r.status === 200), 'never asked past the cap');
     assert.ok(searches.some((r) => JSON.stringify(r.body).includes('"operator":"GTE"')), 're-anchored with a GTE filter');
-  } finally {
-    await crm.close();
-  }
+  });
 });

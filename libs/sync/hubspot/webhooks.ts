@@ -10,6 +10,7 @@ import { raise } from '../../errors/index.ts';
 import type { Secret } from '../../secrets/crypto.ts';
 import type { ChangeNotice, SyncObject, WebhookRequest } from '../connector.ts';
 import { raiseSync } from '../transport.ts';
+import { webhookJson } from '../webhook-json.ts';
 
 export const TOLERANCE_MS = 5 * 60_000;
 const MAX_HEADER = 512;
@@ -44,12 +45,7 @@ const KIND_OF: Record<string, ChangeNotice['kind']> = {
 };
 
 export function parseHubSpotWebhook(body: Buffer): ChangeNotice[] {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.toString('utf8'));
-  } catch {
-    throw raiseSync('SYNC_WEBHOOK_PAYLOAD_INVALID', 'the HubSpot webhook body is not JSON');
-  }
+  const parsed = webhookJson('HubSpot', body);
   const events = Array.isArray(parsed) ? parsed : [parsed];
   const out: ChangeNotice[] = [];
   events.forEach((e: unknown, i) => {

@@ -6,7 +6,10 @@
  * (Stripe computes number, status and amounts: they flow from the app only).
  * Stripe has no companies, deals or activities; invoices associate with customers only.
  */
-import type { ObjectSupport, SyncObject } from '../connector.ts';
+import { field, type ObjectSupport, type SyncObject } from '../connector.ts';
+
+/** The fields Stripe computes flow from the app only. */
+const FROM_APP = { direction: 'from-app' } as const;
 
 export const STRIPE_OBJECTS: Readonly<Partial<Record<SyncObject, { path: string; event: string }>>> = {
   people: { path: 'customers', event: 'customer' },
@@ -18,32 +21,32 @@ export const stripeObjects: Readonly<Partial<Record<SyncObject, ObjectSupport>>>
   people: {
     appObject: 'customers', matchBy: ['email', 'name'], hasDomain: false, associations: [],
     mappings: [
-      { hub: 'email', app: 'email', type: 'email' },
-      { hub: ['firstName', 'lastName'], app: 'name', type: 'fullName' },
-      { hub: 'phone', app: 'phone', type: 'string' },
-      { hub: 'city', app: 'address.city', type: 'string' },
-      { hub: 'country', app: 'address.country', type: 'string' },
+      field('email', 'email', 'email'),
+      field(['firstName', 'lastName'], 'name', 'fullName'),
+      field('phone', 'phone'),
+      field('city', 'address.city'),
+      field('country', 'address.country'),
     ],
   },
   products: {
     appObject: 'products', matchBy: ['sku', 'name'], hasDomain: false, associations: [],
     mappings: [
-      { hub: 'name', app: 'name', type: 'string' },
-      { hub: 'description', app: 'description', type: 'string' },
-      { hub: 'active', app: 'active', type: 'boolean' },
-      { hub: 'sku', app: 'metadata.sku', type: 'string' },
+      field('name', 'name'),
+      field('description', 'description'),
+      field('active', 'active', 'boolean'),
+      field('sku', 'metadata.sku'),
     ],
   },
   invoices: {
     appObject: 'invoices', matchBy: [], hasDomain: false, associations: ['invoice-person'],
     mappings: [
-      { hub: 'number', app: 'number', type: 'string', direction: 'from-app' },
-      { hub: 'status', app: 'status', type: 'string', direction: 'from-app' },
-      { hub: 'currency', app: 'currency', type: 'string', direction: 'from-app' },
-      { hub: 'total', app: 'total', type: 'money', direction: 'from-app' },
-      { hub: 'amountDue', app: 'amount_due', type: 'money', direction: 'from-app' },
-      { hub: 'dueDate', app: 'due_date', type: 'date' },
-      { hub: 'description', app: 'description', type: 'string' },
+      field('number', 'number', 'string', FROM_APP),
+      field('status', 'status', 'string', FROM_APP),
+      field('currency', 'currency', 'string', FROM_APP),
+      field('total', 'total', 'money', FROM_APP),
+      field('amountDue', 'amount_due', 'money', FROM_APP),
+      field('dueDate', 'due_date', 'date'),
+      field('description', 'description'),
     ],
   },
 };

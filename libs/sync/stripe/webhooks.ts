@@ -8,6 +8,7 @@ import { raise } from '../../errors/index.ts';
 import type { Secret } from '../../secrets/crypto.ts';
 import type { AppRecord, ChangeNotice, SyncObject, WebhookRequest } from '../connector.ts';
 import { raiseSync } from '../transport.ts';
+import { webhookJson } from '../webhook-json.ts';
 import { flatten } from './values.ts';
 
 const TOLERANCE_SECONDS = 300;
@@ -59,12 +60,7 @@ export function parseStripeEvent(e: unknown): ChangeNotice | null {
 }
 
 export function parseStripeWebhook(body: Buffer): ChangeNotice[] {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.toString('utf8'));
-  } catch {
-    throw raiseSync('SYNC_WEBHOOK_PAYLOAD_INVALID', 'the Stripe webhook body is not JSON');
-  }
+  const parsed = webhookJson('Stripe', body);
   const notice = parseStripeEvent(parsed);
   return notice ? [notice] : [];
 }

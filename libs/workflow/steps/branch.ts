@@ -6,24 +6,21 @@
  * Steps after a branch may name the steps of any of its branches (their outputs are
  * absent, read as null, when that branch did not run).
  */
-import { RUN_ROOTS, ruleSchema, stepList, type StepTypeSpec } from '../step-spec.ts';
+import { inputObject, RUN_ROOTS, ruleSchema, stepList, type StepTypeSpec } from '../step-spec.ts';
 
 export const branch: StepTypeSpec = {
   type: 'branch',
   description: 'Runs the steps of the first branch whose `if` holds, else `else`; output {branch}',
-  inputSchema: ({ limits, step }) => ({
-    type: 'object', additionalProperties: false, required: ['branches'],
-    properties: {
-      branches: {
-        type: 'array', minItems: 1, maxItems: limits.branchesMax,
-        'x-message': `branches must be an array of 1 to ${limits.branchesMax} {"if": <JSON Logic>, "steps": [...]}`,
-        items: {
-          type: 'object', additionalProperties: false, required: ['if', 'steps'],
-          properties: { if: ruleSchema('JSON Logic over {trigger, steps, item, index}'), steps: stepList(step, 'steps') },
-        },
+  inputSchema: ({ limits, step }) => inputObject(['branches'], {
+    branches: {
+      type: 'array', minItems: 1, maxItems: limits.branchesMax,
+      'x-message': `branches must be an array of 1 to ${limits.branchesMax} {"if": <JSON Logic>, "steps": [...]}`,
+      items: {
+        type: 'object', additionalProperties: false, required: ['if', 'steps'],
+        properties: { if: ruleSchema('JSON Logic over {trigger, steps, item, index}'), steps: stepList(step, 'steps') },
       },
-      else: { ...stepList(step, 'else'), default: [] },
     },
+    else: { ...stepList(step, 'else'), default: [] },
   }),
   check(input, ctx) {
     const visibleAfter = new Set<string>();

@@ -18,7 +18,7 @@ import { hardKillGraceMs } from '../../sandbox/limits.ts';
 import type { StepHandler } from '../interpreter.ts';
 import type { CodeInput } from '../../contracts/workflow.ts';
 import { renderValue } from '../template.ts';
-import type { StepTypeSpec } from '../step-spec.ts';
+import { inputObject, type StepTypeSpec } from '../step-spec.ts';
 
 export const codeStepErrors = pickErrors('CODE_SANDBOX_FAILED');
 
@@ -72,16 +72,13 @@ export function createCodeStepHandler(d: CodeStepDeps): StepHandler {
 export const code: StepTypeSpec = {
   type: 'code',
   description: 'Runs JavaScript in a QuickJS isolate (no network, files or host objects) with `input`; output {result, logs?}',
-  inputSchema: ({ limits }) => ({
-    type: 'object', additionalProperties: false, required: ['source'],
-    properties: {
-      // Never templated: splicing data into code is how expression sandboxes get escaped.
-      source: {
-        type: 'string', maxLength: limits.codeMaxChars, pattern: '\\S', description: 'The body of `async function (input)`; never templated',
-        'x-message': `source must be non-empty JavaScript of at most ${limits.codeMaxChars} characters`,
-      },
-      input: { type: 'object', default: {}, description: 'Values or templates handed to the code', 'x-message': 'input must be an object of values or templates handed to the code' },
+  inputSchema: ({ limits }) => inputObject(['source'], {
+    // Never templated: splicing data into code is how expression sandboxes get escaped.
+    source: {
+      type: 'string', maxLength: limits.codeMaxChars, pattern: '\\S', description: 'The body of `async function (input)`; never templated',
+      'x-message': `source must be non-empty JavaScript of at most ${limits.codeMaxChars} characters`,
     },
+    input: { type: 'object', default: {}, description: 'Values or templates handed to the code', 'x-message': 'input must be an object of values or templates handed to the code' },
   }),
   check(input, ctx) {
     const data = (input.input ?? {}) as Record<string, unknown>;

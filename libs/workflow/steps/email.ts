@@ -9,7 +9,7 @@
 import type { NotificationRequested } from '../../kafka/events.ts';
 import { HubError, errorFactory, pickErrors } from '../../errors/index.ts';
 import type { StepHandler } from '../interpreter.ts';
-import { defaultLimits, textSchema, type JsonSchema, type StepTypeSpec } from '../step-spec.ts';
+import { inputObject, defaultLimits, textSchema, type JsonSchema, type StepTypeSpec } from '../step-spec.ts';
 import { emailMessage } from '../../contracts/notification.ts';
 
 export const emailStepErrors = pickErrors('EMAIL_RECIPIENT_INVALID', 'EMAIL_CONTENT_INVALID');
@@ -75,15 +75,13 @@ const recipients = (name: string, min: number, max: number): JsonSchema => ({
 export const email: StepTypeSpec = {
   type: 'email',
   description: 'Asks the notifier to send an email and waits for its delivery; output {messageId, accepted, rejected}',
-  inputSchema: ({ limits }) => ({
-    type: 'object', additionalProperties: false, required: ['to', 'subject'],
-    properties: {
-      to: recipients('to', 1, limits.emailRecipientsMax),
-      cc: recipients('cc', 0, limits.emailRecipientsMax),
-      subject: textSchema(1000),
-      text: textSchema(1_000_000, 'Plain-text body'),
-      html: textSchema(1_000_000, 'HTML body'),
-    },
+  inputSchema: ({ limits }) => inputObject(['to', 'subject'], {
+    to: recipients('to', 1, limits.emailRecipientsMax),
+    cc: recipients('cc', 0, limits.emailRecipientsMax),
+    subject: textSchema(1000),
+    text: textSchema(1_000_000, 'Plain-text body'),
+    html: textSchema(1_000_000, 'HTML body'),
+  }, {
     anyOf: [{ required: ['text'] }, { required: ['html'] }],
     'x-message': { anyOf: 'an email needs text, html or both' },
   }),

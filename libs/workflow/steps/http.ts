@@ -30,7 +30,7 @@ import { HttpStatusError, redactHeaders, redactSecrets, type HttpClient } from '
 import { MAX_WAIT_MS } from '../../http/retry.ts';
 import type { StepHandler, StepRunContext } from '../interpreter.ts';
 import type { HttpInput } from '../../contracts/workflow.ts';
-import { integerSchema, type CredentialResolver, type StepTypeSpec } from '../step-spec.ts';
+import { inputObject, integerSchema, type CredentialResolver, type StepTypeSpec } from '../step-spec.ts';
 import { escapePointer as esc, kindOf } from '../../json/index.ts';
 
 export type { CredentialResolver } from '../step-spec.ts';
@@ -197,40 +197,37 @@ function absoluteHttpUrl(text: string): boolean {
 export const http: StepTypeSpec = {
   type: 'http',
   description: 'One HTTP request through the SSRF guard, retrying 429 and 5xx per `retry`; output {status, headers, body}',
-  inputSchema: ({ limits }) => ({
-    type: 'object', additionalProperties: false, required: ['method', 'url'],
-    properties: {
-      method: { type: 'string', pattern: METHOD_PATTERN, description: `${HTTP_METHODS.join(', ')} (any case)`, 'x-message': `method must be one of ${HTTP_METHODS.join(', ')}` },
-      url: { type: 'string', minLength: 1, maxLength: 8000, description: 'An absolute http(s) URL; may hold templates' },
-      headers: {
-        type: 'object', default: {}, description: 'Header names to strings or templates; credentials go in `auth`',
-        propertyNames: { type: 'string', pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$", 'x-message': '{value} is not a valid header name' },
-        additionalProperties: { type: 'string', maxLength: 8000, 'x-message': 'header values must be strings of at most 8000 characters' },
-        'x-message': 'headers must be an object of header names to strings',
+  inputSchema: ({ limits }) => inputObject(['method', 'url'], {
+    method: { type: 'string', pattern: METHOD_PATTERN, description: `${HTTP_METHODS.join(', ')} (any case)`, 'x-message': `method must be one of ${HTTP_METHODS.join(', ')}` },
+    url: { type: 'string', minLength: 1, maxLength: 8000, description: 'An absolute http(s) URL; may hold templates' },
+    headers: {
+      type: 'object', default: {}, description: 'Header names to strings or templates; credentials go in `auth`',
+      propertyNames: { type: 'string', pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$", 'x-message': '{value} is not a valid header name' },
+      additionalProperties: { type: 'string', maxLength: 8000, 'x-message': 'header values must be strings of at most 8000 characters' },
+      'x-message': 'headers must be an object of header names to strings',
+    },
+    query: {
+      type: 'object', default: {}, description: 'Query parameters (a whole template may render to an array: repeated)',
+      additionalProperties: { type: ['string', 'number', 'boolean'], 'x-message': 'query values must be strings, numbers or booleans' },
+      'x-message': 'query must be an object of parameter names to strings, numbers or booleans',
+    },
+    body: { description: 'The JSON body (not for GET or HEAD); may hold templates' },
+    auth: {
+      type: 'object', additionalProperties: false, required: ['credential'],
+      properties: { credential: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,200}$', 'x-message': 'credential must be the id of a stored credential (letters, digits, _ . : -)' } },
+    },
+    timeoutMs: integerSchema(100, limits.httpTimeoutMaxMs, 10_000, 'Per request'),
+    retry: {
+      type: 'object', additionalProperties: false, default: { maxAttempts: 1, backoffMs: 1000 },
+      properties: {
+        maxAttempts: integerSchema(1, limits.httpRetryMaxAttempts, 1, 'Requests the step may make (429, 5xx, timeouts)'),
+        backoffMs: integerSchema(0, 60_000, 1000, 'First wait, doubled each time; Retry-After wins'),
       },
-      query: {
-        type: 'object', default: {}, description: 'Query parameters (a whole template may render to an array: repeated)',
-        additionalProperties: { type: ['string', 'number', 'boolean'], 'x-message': 'query values must be strings, numbers or booleans' },
-        'x-message': 'query must be an object of parameter names to strings, numbers or booleans',
-      },
-      body: { description: 'The JSON body (not for GET or HEAD); may hold templates' },
-      auth: {
-        type: 'object', additionalProperties: false, required: ['credential'],
-        properties: { credential: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,200}$', 'x-message': 'credential must be the id of a stored credential (letters, digits, _ . : -)' } },
-      },
-      timeoutMs: integerSchema(100, limits.httpTimeoutMaxMs, 10_000, 'Per request'),
-      retry: {
-        type: 'object', additionalProperties: false, default: { maxAttempts: 1, backoffMs: 1000 },
-        properties: {
-          maxAttempts: integerSchema(1, limits.httpRetryMaxAttempts, 1, 'Requests the step may make (429, 5xx, timeouts)'),
-          backoffMs: integerSchema(0, 60_000, 1000, 'First wait, doubled each time; Retry-After wins'),
-        },
-      },
-      accept: {
-        type: 'array', maxItems: 20, description: 'Error statuses that complete the step with their answer instead of failing it',
-        items: { type: 'integer', minimum: 400, maximum: 599, 'x-report-on-parent': true, 'x-message': ACCEPT_MESSAGE },
-        'x-message': ACCEPT_MESSAGE,
-      },
+    },
+    accept: {
+      type: 'array', maxItems: 20, description: 'Error statuses that complete the step with their answer instead of failing it',
+      items: { type: 'integer', minimum: 400, maximum: 599, 'x-report-on-parent': true, 'x-message': ACCEPT_MESSAGE },
+      'x-message': ACCEPT_MESSAGE,
     },
   }),
   check(input, ctx) {

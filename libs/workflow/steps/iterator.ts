@@ -5,7 +5,7 @@
  * item); more items than `maxItems` fail the run rather than being cut silently.
  */
 import { parseTemplate } from '../template.ts';
-import { integerSchema, stepList, type StepTypeSpec } from '../step-spec.ts';
+import { inputObject, integerSchema, stepList, type StepTypeSpec } from '../step-spec.ts';
 
 const ITEMS_MESSAGE = 'items must be one template such as "{{steps.find.records}}", or an array';
 
@@ -21,13 +21,10 @@ function wholeTemplate(text: string): boolean {
 export const iterator: StepTypeSpec = {
   type: 'iterator',
   description: 'Runs `steps` once per item of `items`, with {{item}} and {{index}}; output {count}',
-  inputSchema: ({ limits, step }) => ({
-    type: 'object', additionalProperties: false, required: ['items', 'steps'],
-    properties: {
-      items: { type: ['string', 'array'], description: 'A whole-value template ("{{steps.find.records}}") or a literal array', 'x-message': ITEMS_MESSAGE },
-      steps: stepList(step, 'steps', 1),
-      maxItems: integerSchema(1, limits.iteratorMaxItems, Math.min(limits.iteratorDefaultMaxItems, limits.iteratorMaxItems), 'More items fail the run'),
-    },
+  inputSchema: ({ limits, step }) => inputObject(['items', 'steps'], {
+    items: { type: ['string', 'array'], description: 'A whole-value template ("{{steps.find.records}}") or a literal array', 'x-message': ITEMS_MESSAGE },
+    steps: stepList(step, 'steps', 1),
+    maxItems: integerSchema(1, limits.iteratorMaxItems, Math.min(limits.iteratorDefaultMaxItems, limits.iteratorMaxItems), 'More items fail the run'),
   }),
   check(input, ctx) {
     const items = input.items as string | unknown[];

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { RecordCreateInput } from '../../contracts/workflow.ts';
 import type { StepHandler } from '../interpreter.ts';
 import { raiseRun } from '../run-errors.ts';
-import { objectNameSchema, valuesSchema, type StepTypeSpec } from '../step-spec.ts';
+import { inputObject, objectNameSchema, valuesSchema, type StepTypeSpec } from '../step-spec.ts';
 import { current, guardDepth, oneWriterAtATime, plainValues, recordDeps, recordIdOf, recordView, write, type RecordStepDeps } from './record-store.ts';
 
 export function createRecordCreateHandler(d: RecordStepDeps): StepHandler {
@@ -37,10 +37,7 @@ export function createRecordCreateHandler(d: RecordStepDeps): StepHandler {
 export const recordCreate: StepTypeSpec = {
   type: 'record.create',
   description: 'Creates a record of `object` with `values`; output {record}',
-  inputSchema: () => ({
-    type: 'object', additionalProperties: false, required: ['object', 'values'],
-    properties: { object: objectNameSchema, values: valuesSchema },
-  }),
+  inputSchema: () => inputObject(['object', 'values'], { object: objectNameSchema, values: valuesSchema }),
   check(input, ctx) {
     ctx.templates(input.values, '/values');
     return { input: { object: input.object, values: input.values } };

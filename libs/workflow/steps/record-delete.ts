@@ -2,7 +2,7 @@
 import type { RecordDeleteInput } from '../../contracts/workflow.ts';
 import type { StepHandler } from '../interpreter.ts';
 import { raiseRun } from '../run-errors.ts';
-import { objectNameSchema, textSchema, type StepTypeSpec } from '../step-spec.ts';
+import { inputObject, objectNameSchema, textSchema, type StepTypeSpec } from '../step-spec.ts';
 import { current, guardDepth, oneWriterAtATime, recordDeps, recordIdOf, write, type RecordStepDeps } from './record-store.ts';
 
 export function createRecordDeleteHandler(d: RecordStepDeps): StepHandler {
@@ -25,10 +25,7 @@ export function createRecordDeleteHandler(d: RecordStepDeps): StepHandler {
 export const recordDelete: StepTypeSpec = {
   type: 'record.delete',
   description: 'Deletes the record `recordId` of `object`; output {recordId}',
-  inputSchema: () => ({
-    type: 'object', additionalProperties: false, required: ['object', 'recordId'],
-    properties: { object: objectNameSchema, recordId: textSchema(1000, 'The record\'s id, usually a template') },
-  }),
+  inputSchema: () => inputObject(['object', 'recordId'], { object: objectNameSchema, recordId: textSchema(1000, 'The record\'s id, usually a template') }),
   check(input, ctx) {
     ctx.templates(input.recordId, '/recordId');
     return { input: { object: input.object, recordId: input.recordId } };

@@ -9,7 +9,7 @@ import { evaluate, holds, type Rule } from '../../rules/index.ts';
 import type { RecordSearchInput, SortKey } from '../../contracts/workflow.ts';
 import type { StepHandler } from '../interpreter.ts';
 import { raiseRun } from '../run-errors.ts';
-import { RUN_ROOTS, integerSchema, objectNameSchema, ruleSchema, type StepTypeSpec } from '../step-spec.ts';
+import { inputObject, RUN_ROOTS, integerSchema, objectNameSchema, ruleSchema, type StepTypeSpec } from '../step-spec.ts';
 import { memoPrefix, recordDeps, recordView, type Known, type RecordStepDeps, type RecordView } from './record-store.ts';
 
 export function createRecordSearchHandler(d: RecordStepDeps): StepHandler {
@@ -54,23 +54,20 @@ const SORT_MESSAGE = 'sort must be an array of at most 5 {"field", "direction"?:
 export const recordSearch: StepTypeSpec = {
   type: 'record.search',
   description: 'Finds records of `object` matching `filter`; output {records, count, total}',
-  inputSchema: ({ limits }) => ({
-    type: 'object', additionalProperties: false, required: ['object'],
-    properties: {
-      object: objectNameSchema,
-      filter: ruleSchema('JSON Logic over each `record` plus {trigger, steps, item, index}; not templated'),
-      sort: {
-        type: 'array', maxItems: 5, default: [], 'x-message': SORT_MESSAGE,
-        items: {
-          type: 'object', additionalProperties: false, required: ['field'],
-          properties: {
-            field: { type: 'string', minLength: 1, maxLength: 200, 'x-message': 'field must be a field name of 1 to 200 characters' },
-            direction: { enum: ['asc', 'desc'], default: 'asc', 'x-message': 'direction must be "asc" or "desc"' },
-          },
+  inputSchema: ({ limits }) => inputObject(['object'], {
+    object: objectNameSchema,
+    filter: ruleSchema('JSON Logic over each `record` plus {trigger, steps, item, index}; not templated'),
+    sort: {
+      type: 'array', maxItems: 5, default: [], 'x-message': SORT_MESSAGE,
+      items: {
+        type: 'object', additionalProperties: false, required: ['field'],
+        properties: {
+          field: { type: 'string', minLength: 1, maxLength: 200, 'x-message': 'field must be a field name of 1 to 200 characters' },
+          direction: { enum: ['asc', 'desc'], default: 'asc', 'x-message': 'direction must be "asc" or "desc"' },
         },
       },
-      limit: integerSchema(1, limits.searchLimitMax, limits.searchDefaultLimit, 'Records answered at most'),
     },
+    limit: integerSchema(1, limits.searchLimitMax, limits.searchDefaultLimit, 'Records answered at most'),
   }),
   check(input, ctx) {
     if (input.filter !== undefined) ctx.rule(input.filter, '/filter', ['record', ...RUN_ROOTS]);

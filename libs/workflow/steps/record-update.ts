@@ -5,7 +5,7 @@
 import type { RecordUpdateInput } from '../../contracts/workflow.ts';
 import type { StepHandler } from '../interpreter.ts';
 import { raiseRun } from '../run-errors.ts';
-import { objectNameSchema, textSchema, valuesSchema, type StepTypeSpec } from '../step-spec.ts';
+import { inputObject, objectNameSchema, textSchema, valuesSchema, type StepTypeSpec } from '../step-spec.ts';
 import { current, guardDepth, oneWriterAtATime, plainValues, recordDeps, recordIdOf, recordView, write, type RecordStepDeps } from './record-store.ts';
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
@@ -35,10 +35,7 @@ export function createRecordUpdateHandler(d: RecordStepDeps): StepHandler {
 export const recordUpdate: StepTypeSpec = {
   type: 'record.update',
   description: 'Merges `values` into the record `recordId` of `object`; output {record, updatedFields}',
-  inputSchema: () => ({
-    type: 'object', additionalProperties: false, required: ['object', 'recordId', 'values'],
-    properties: { object: objectNameSchema, recordId: textSchema(1000, 'The record\'s id, usually a template'), values: valuesSchema },
-  }),
+  inputSchema: () => inputObject(['object', 'recordId', 'values'], { object: objectNameSchema, recordId: textSchema(1000, 'The record\'s id, usually a template'), values: valuesSchema }),
   check(input, ctx) {
     ctx.templates(input.recordId, '/recordId');
     ctx.templates(input.values, '/values');

@@ -9,7 +9,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startE2EHub, type E2EHub } from '../../support/e2e-hub.ts';
+import { assertStepsKept, startE2EHub, type E2EHub } from '../../support/e2e-hub.ts';
 import { eventually } from '../../support/env.ts';
 import { startEnrichmentEmulator, type EnrichmentEmulator } from '../../emulators/enrichment.ts';
 import type { RecordDocument } from '../../../libs/store/records.ts';
@@ -157,7 +157,6 @@ test('variant: the mail server refuses the alert; the run fails with its reply; 
   assert.match(failed.error!.message, /mailbox buying-signals unavailable/);
   assert.equal(failed.steps.alert!.status, 'failed');
   for (const id of ['enrich', 'assess', 'update', 'highValue', 'salesTask', 'signals']) assert.equal(failed.steps[id]!.status, 'completed', id);
-  const endedAt = Object.fromEntries(['enrich', 'assess', 'update', 'salesTask'].map((id) => [id, failed.steps[id]!.endedAt]));
 
   // What was done before the refusal stands: the person is enriched, the task exists.
   const grace = await enriched('p-grace');
@@ -170,12 +169,11 @@ test('variant: the mail server refuses the alert; the run fails with its reply; 
   const version = grace.version;
   await eventually('grace task', async () => (await tasksOf('p-grace')).length === 1, 90_000);
 
-  const retry = await hub.api('POST', `/v1/runs/${failed.runId}/retry`);
-  assert.equal(retry.status, 202, JSON.stringify(retry.body));
-  const done = await hub.waitForRun(failed.runId, ['completed']);
+  const done = await hub.retryRun(failed.runId);
+  assert.equal(done.status, 'completed', JSON.stringify(done.error));
   assert.equal(done.attempt, 2);
   assert.equal(done.error, null);
-  for (const [id, at] of Object.entries(endedAt)) assert.equal(done.steps[id]!.endedAt, at, `${id} was not run again`);
+  assertStepsKept(failed, done, ['enrich', 'assess', 'update', 'salesTask']);
   assert.equal(done.steps.alert!.status, 'completed');
 
   const summary = 'Grace Hopper, Procurement Lead at Acme Corporation (1K-5K employees, $250M-$500M revenue)';

@@ -10,7 +10,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startE2EHub, type E2EHub } from '../../support/e2e-hub.ts';
+import { assertStepsKept, startE2EHub, type E2EHub } from '../../support/e2e-hub.ts';
 import { eventually } from '../../support/env.ts';
 import { startScoringEmulator, type ScoringEmulator, type PersonInput } from '../../emulators/scoring.ts';
 import type { Run } from '../../../libs/store/runs.ts';
@@ -177,18 +177,11 @@ test('variant: the scoring tool answers 503 beyond the step\'s attempts; the run
   assert.match(failed!.error!.message, /Service Unavailable/);
   assert.equal(failed!.steps.update, undefined);
   assert.deepEqual(toolCallsFor('lin.chen@helios-software.test').map((r) => [r.status, r.injected]), [[503, true], [503, true], [503, true]]);
-  const profiledAt = failed!.steps.profile!.endedAt;
-  const routedAt = failed!.steps.route!.endedAt;
 
-  const retry = await hub.api('POST', `/v1/runs/${failed!.runId}/retry`);
-  assert.equal(retry.status, 202, JSON.stringify(retry.body));
-  const done = await eventually('the retried run to end', async () => {
-    const r = await hub.waitForRun(failed!.runId, ['completed', 'failed']);
-    return r.attempt === 2 ? r : null;
-  }, 90_000);
+  const done = await hub.retryRun(failed!.runId);
   assert.equal(done.status, 'completed', JSON.stringify(done.error));
-  assert.equal(done.steps.profile!.endedAt, profiledAt, 'profile was not run again');
-  assert.equal(done.steps.route!.endedAt, routedAt, 'the branch decision was kept');
+  assert.equal(done.attempt, 2);
+  assertStepsKept(failed!, done, ['profile', 'route']);
   assert.deepEqual(toolCallsFor('lin.chen@helios-software.test').map((r) => r.status), [503, 503, 503, 200]);
   assert.deepEqual(result(done, 'score'), {
     score: 72, fit: 70, behaviour: 75, segment: 'good', source: 'scoring tool', hot: true,
