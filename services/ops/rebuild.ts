@@ -21,7 +21,7 @@ import type { AvroSerde } from '../../libs/kafka/serde.ts';
 import type { RecordChanged } from '../../libs/kafka/events.ts';
 import { watermarks } from '../../libs/kafka/offsets.ts';
 import { recordChangeOf, hashCollection } from '../../libs/projections/records.ts';
-import { createRecordStore, foldRecord, recordKey, recordsCollection, type RecordDocument } from '../../libs/store/records.ts';
+import { createRecordStore, foldRecord, recordKey, recordsCollection, type RecordChange, type RecordDocument } from '../../libs/store/records.ts';
 import { projectionsCollection, type ProjectionPointer } from '../../libs/store/active-collection.ts';
 import { ensureCollections } from '../../libs/store/mongo.ts';
 import { HubError, isRetriable } from '../../libs/errors/index.ts';
@@ -44,6 +44,35 @@ export interface BuildDeps {
   insertBatch?: number;
 }
 
+/**
+ * What the fold keeps per record: only what its document is made of (the projector's
+ * rule, foldRecord, applied to every change in order gives the same document): when it
+ * was created (the first change in log order always applies), the newest change, and the
+ * newest change that was not a delete (a tombstone keeps the last known fields). The
+ * document is built once, at the flush, instead of once per event.
+ */
+interface Pending { first: Date; latest: RecordChange; lastLive: RecordChange | null }
+
+const newer = (c: RecordChange, than: RecordChange) => than.version < c.version || (than.version === c.version && than.eventId < c.eventId);
+
+export function documentOf(p: Pending): RecordDocument {
+  const live = p.lastLive ? foldRecord(null, p.lastLive) : null;
+  const doc = p.lastLive === p.latest ? live! : foldRecord(live, p.latest)!;
+  return { ...doc, createdAt: p.first };
+}
+
+/** The fold of a partition's changes in log order (what documentOf builds from): for tests. */
+export function foldChanges(changes: readonly RecordChange[]): Map<string, RecordDocument> {
+  const pending = new Map<string, Pending>();
+  for (const c of changes) {
+    const id = recordKey(c.workspaceId, c.object, c.recordId);
+    const p = pending.get(id);
+    if (!p) pending.set(id, { first: c.occurredAt, latest: c, lastLive: c.deleted ? null : c });
+    else if (newer(c, p.latest)) { p.latest = c; if (!c.deleted) p.lastLive = c; }
+  }
+  return new Map([...pending].map(([id, p]) => [id, documentOf(p)]));
+}
+
 export interface BuildResult { events: number; documents: number; readMs: number; writeMs: number; ends: Map<number, bigint> }
 
 const storeRetry = { backoff: { initialMs: 200, maxMs: 5000 }, again: (err: unknown, attempt: number) => isRetriable(err) && attempt < 10 };
@@ -56,7 +85,7 @@ export async function bulkBuild(d: BuildDeps, collection: string, ends?: Map<num
   const store = createRecordStore(d.db, { collection });
   const memoryDocs = d.memoryDocs ?? 500_000;
   const insertBatch = d.insertBatch ?? 1000;
-  let folded = new Map<string, RecordDocument>();
+  let folded = new Map<string, Pending>();
   const flushed = new Set<string>();
   let events = 0;
   let documents = 0;
@@ -64,7 +93,7 @@ export async function bulkBuild(d: BuildDeps, collection: string, ends?: Map<num
   const started = Date.now();
 
   const flush = async () => {
-    const docs = [...folded.values()];
+    const docs = [...folded.values()].map(documentOf);
     folded = new Map();
     const t0 = Date.now();
     const chunks: RecordDocument[][] = [];
@@ -87,7 +116,6 @@ export async function bulkBuild(d: BuildDeps, collection: string, ends?: Map<num
     ranges: [...marks].map(([partition, m]) => ({ topic: d.topic, partition, from: m.low, to: to.get(partition) ?? m.high })),
     signal: d.signal,
     onBatch: async (topic, _partition, messages) => {
-      const late: RecordDocument[] = [];
       for (const m of messages) {
         let change;
         try {
@@ -105,9 +133,12 @@ export async function bulkBuild(d: BuildDeps, collection: string, ends?: Map<num
           writeMs += Date.now() - t0;
           continue;
         }
-        const next = foldRecord(folded.get(id) ?? null, change);
-        if (next) folded.set(id, next);
-        void late;
+        const p = folded.get(id);
+        if (!p) folded.set(id, { first: change.occurredAt, latest: change, lastLive: change.deleted ? null : change });
+        else if (newer(change, p.latest)) {
+          p.latest = change;
+          if (!change.deleted) p.lastLive = change;
+        }
       }
       d.onProgress?.(events);
       if (folded.size >= memoryDocs) await flush();

@@ -8,6 +8,9 @@ import assert from 'node:assert/strict';
 import { lagMessages, partitionStatus, rate, worst } from '../../services/ops/lag.ts';
 import { evaluate, type AlertInstance, type AlertRule, type Observation } from '../../services/ops/alerts.ts';
 import { maskHeaders, maskValue, MASKED } from '../../services/ops/mask.ts';
+import { foldChanges } from '../../services/ops/rebuild.ts';
+import { foldRecord, recordKey, type RecordChange, type RecordDocument } from '../../libs/store/records.ts';
+import { seededRandom } from '../support/random.ts';
 
 const t = { stallAfterMs: 60_000, laggingAfterSeconds: 30 };
 const base = { committed: 10n, low: 0n, end: 10n, committedSince: 0, oldestWaitingSeconds: 0, members: 1, now: 10_000_000 };
@@ -94,4 +97,25 @@ test('masking: secret-like names, known secret shapes and JSON carried as text a
   assert.equal(v.empty, null);
   assert.equal(v.count, 3);
   assert.deepEqual(maskHeaders({ authorization: 'Bearer abc', 'x-trace': '1' }), { authorization: MASKED, 'x-trace': '1' });
+});
+
+test('rebuild fold: keeping the first, newest and newest live change per record gives the projector\'s document (random logs, out of order, deletes)', () => {
+  const rnd = seededRandom(42);
+  for (let round = 0; round < 300; round++) {
+    const changes: RecordChange[] = Array.from({ length: 1 + Math.floor(rnd() * 12) }, (_, i) => {
+      const deleted = rnd() < 0.25;
+      return {
+        workspaceId: 'ws_a', object: 'people', recordId: `r${Math.floor(rnd() * 3)}`, eventId: `e${Math.floor(rnd() * 5)}`,
+        version: 1 + Math.floor(rnd() * 4), occurredAt: new Date(1_000_000 + i * 1000), deleted,
+        fields: deleted ? null : { name: `n${i}`, score: Math.floor(rnd() * 100), tags: ['a', String(i)] },
+      };
+    });
+    const sequential = new Map<string, RecordDocument>();
+    for (const c of changes) {
+      const id = recordKey(c.workspaceId, c.object, c.recordId);
+      const next = foldRecord(sequential.get(id) ?? null, c);
+      if (next) sequential.set(id, next);
+    }
+    assert.deepEqual(foldChanges(changes), sequential, JSON.stringify(changes));
+  }
 });
