@@ -13,6 +13,11 @@ export default tseslint.config(
     },
   },
   {
+    // The web console runs in the browser.
+    files: ['services/api/console/**/*.js'],
+    languageOptions: { globals: { location: 'readonly', document: 'readonly', sessionStorage: 'readonly', addEventListener: 'readonly', removeEventListener: 'readonly', URLSearchParams: 'readonly' } },
+  },
+  {
     files: ['test/**', 'stack/**', 'cli/**'],
     rules: { 'no-console': 'off' },
   },

@@ -10,6 +10,9 @@ fi
 shift
 source "$root/stack/ensure-deps.sh"
 ensure_node_deps "$root"
-bash "$root/stack/stack.sh" up >/dev/null
+# HUB_SKIP_STACK=1: the stack is already running (another checkout started it), as for npm start.
+if [ "${HUB_SKIP_STACK:-0}" != "1" ]; then
+  bash "$root/stack/stack.sh" up >/dev/null
+fi
 cd "$root"
 exec node --import tsx "test/bench/$name.ts" "$@"

@@ -16,7 +16,7 @@ mkdir -p .stack
 if [ -z "${HUB_ADMIN_TOKEN:-}" ]; then
   [ -s .stack/admin-token ] || (umask 077; node -e 'process.stdout.write(require("crypto").randomBytes(24).toString("base64url"))' > .stack/admin-token)
   export HUB_ADMIN_TOKEN="$(cat .stack/admin-token)"
-  echo "[hub] admin token: $root/.stack/admin-token (npm run hub -- workspace create <name>)"
+  echo "[hub] admin token: $root/.stack/admin-token (npm run hub -- workspace create <name>); console: http://127.0.0.1:${HUB_HTTP_PORT:-8080}/console"
 fi
 if [ -z "${HUB_SECRETS_KEY:-}" ]; then
   [ -s .stack/secrets-key ] || (umask 077; node -e 'process.stdout.write("local1:" + require("crypto").randomBytes(32).toString("base64"))' > .stack/secrets-key)

@@ -66,3 +66,15 @@ export function emailMessage(input: unknown, maxRecipients: number): EmailMessag
   if (text === null && html === null) throw raise('EMAIL_CONTENT_INVALID', 'text and html both rendered to nothing', { path: '/text' });
   return { to, cc, subject, text, html };
 }
+
+/**
+ * Alerts of the ops service go through the notifier as notifications of the operator's
+ * own pseudo-workspace (workspace ids are `ws_…`, so it names none): no run waits for
+ * them, so the notifier records their delivery and publishes no step.result.
+ */
+export const OPERATOR_WORKSPACE = 'hub';
+export const ALERTS_WORKFLOW = 'ops.alerts';
+
+export function isOperatorAlert(n: { workspaceId: string; workflowId: string }): boolean {
+  return n.workspaceId === OPERATOR_WORKSPACE && n.workflowId === ALERTS_WORKFLOW;
+}

@@ -111,6 +111,14 @@ export interface EmailInput {
   html?: Templated;
 }
 
+export interface ChatInput {
+  /** A stored credential of type chat (its webhook URL is the secret). */
+  credential: string;
+  text: Templated;
+  /** Slack Block Kit blocks, passed as given (after templating). */
+  blocks?: Templated;
+}
+
 interface StepOf<T extends string, I> { id: string; type: T; input: I }
 
 export type RecordSearchStep = StepOf<'record.search', RecordSearchInput>;
@@ -122,10 +130,11 @@ export type IteratorStep = StepOf<'iterator', IteratorInput>;
 export type CodeStep = StepOf<'code', CodeInput>;
 export type HttpStep = StepOf<'http', HttpInput>;
 export type EmailStep = StepOf<'email', EmailInput>;
+export type ChatStep = StepOf<'chat', ChatInput>;
 
 export type Step =
   | RecordSearchStep | RecordCreateStep | RecordUpdateStep | RecordDeleteStep
-  | BranchStep | IteratorStep | CodeStep | HttpStep | EmailStep;
+  | BranchStep | IteratorStep | CodeStep | HttpStep | EmailStep | ChatStep;
 export type StepType = Step['type'];
 
 export interface WorkflowDefinition {

@@ -148,6 +148,17 @@ export const errorCatalogue = {
   SYNC_CREDENTIAL_MISSING: { status: 422, retriable: false, meaning: 'the connection names a stored credential that is missing or of the wrong type' },
   SYNC_RECORD_REFUSED: { status: 422, retriable: false, meaning: 'the app refused one record (its own answer is kept with the record, which is retried on later cycles)' },
 
+  // Operating the hub (services/ops, asked by the api)
+  OPS_UNAVAILABLE: { status: 503, retriable: true, meaning: 'the ops service (lag, DLQ, replays, alerts) did not answer; retry shortly' },
+  GROUP_UNKNOWN: { status: 400, retriable: false, meaning: 'no consumer group of the hub has that name; `path` names the field' },
+  PROJECTION_UNKNOWN: { status: 400, retriable: false, meaning: 'no projection of that name can be rebuilt (records can)' },
+  OFFSETS_OUT_OF_RANGE: { status: 400, retriable: false, meaning: 'an offset lies outside what the partition holds (below its start or past its end)' },
+  REPLAY_WINDOW_INVALID: { status: 400, retriable: false, meaning: 'a replay window starts or ends in the future, or ends before it starts' },
+  REPLAY_UNSUPPORTED: { status: 400, retriable: false, meaning: 'this group or workflow cannot be replayed (the message says what to use instead)' },
+  REPLAY_ENDED: { status: 409, retriable: false, meaning: 'the replay already ended and cannot be cancelled' },
+  DLQ_MESSAGE_UNKNOWN: { status: 400, retriable: false, meaning: 'a listed id is not a parked message of this group (or of this workspace)' },
+  CHAT_CONTENT_INVALID: { status: 422, retriable: false, meaning: 'a chat step\'s text or blocks rendered to something a chat message cannot carry' },
+
   // The SDK (client side)
   CLIENT_OPTIONS_INVALID: { status: 0, retriable: false, meaning: 'the SDK client was built with a missing or wrong option' },
   CLIENT_CLOSED: { status: 0, retriable: false, meaning: 'an event was emitted after close()' },

@@ -145,6 +145,17 @@ export class AvroSerde {
     }
   }
 
+  /** Decodes any Confluent-framed Avro message with its own writer schema (no topic needed): what a DLQ listing shows. */
+  async decodeAny(message: Buffer): Promise<unknown> {
+    if (message.length < HEADER_BYTES || message.readUInt8(0) !== MAGIC_BYTE) throw raiseKafka('MESSAGE_UNDECODABLE', 'not in the Confluent Avro wire format');
+    const writer = await this.writer(message.readInt32BE(1));
+    try {
+      return JSON.parse(JSON.stringify(writer.type.fromBuffer(message.subarray(HEADER_BYTES)), (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v)));
+    } catch (err) {
+      throw raiseKafka('MESSAGE_UNDECODABLE', `does not decode with its schema: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
   private writer(id: number): Promise<WriterEntry> {
     let entry = this.writers.get(id);
     if (!entry) {

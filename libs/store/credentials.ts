@@ -1,6 +1,6 @@
 /**
  * Stored credentials: what a workflow's http step (`auth.credential`) or the notifier
- * (smtp) authenticates with, so secrets never appear in workflow text. A document keeps
+ * (smtp, chat webhooks) authenticates with, so secrets never appear in workflow text. A document keeps
  * the non-secret fields in clear (`metadata`) and the secret ones sealed together with
  * SecretBox, bound to `credential:<workspaceId>:<name>`: a sealed value copied onto
  * another credential or workspace does not open. Secrets leave the store only through
@@ -11,7 +11,7 @@ import type { CollectionSpec } from './mongo.ts';
 import { isDuplicateKey, storeError } from './errors.ts';
 import { Secret, type Sealed, type SecretBox } from '../secrets/crypto.ts';
 
-export const credentialTypes = ['bearer', 'basic', 'header', 'smtp', 'webhook-secret'] as const;
+export const credentialTypes = ['bearer', 'basic', 'header', 'smtp', 'webhook-secret', 'chat'] as const;
 export type CredentialType = (typeof credentialTypes)[number];
 
 /** A credential's material; the same shape goes in (create, replace) and comes out (resolve). */
@@ -23,7 +23,9 @@ export type CredentialMaterial =
   /** Without username and password the server is used unauthenticated. */
   | { type: 'smtp'; host: string; port: number; secure: boolean; username?: string; password?: Secret; from?: string }
   /** The secret an app signs its webhooks with (HubSpot's client secret, Stripe's endpoint secret): data sync. */
-  | { type: 'webhook-secret'; secret: Secret };
+  | { type: 'webhook-secret'; secret: Secret }
+  /** A Slack-compatible incoming webhook: its URL carries the token, so all of it is secret; the host is shown. */
+  | { type: 'chat'; host: string; webhookUrl: Secret };
 
 export type ResolvedCredential = CredentialMaterial & { name: string };
 

@@ -2,6 +2,7 @@ import type { Collection, Db } from 'mongodb';
 import type { CollectionSpec } from './mongo.ts';
 import { isDuplicateKey, storeError } from './errors.ts';
 import { decodeFromStore, encodeForStore } from './encoding.ts';
+import { activeCollection } from './active-collection.ts';
 
 /** Materialized current state of one CRM record, owned by the record-projector. */
 export interface RecordDocument {
@@ -93,11 +94,18 @@ function readDoc(doc: RecordDocument | null): RecordDocument | null {
   return doc ? { ...doc, fields: decodeFromStore(doc.fields) } : null;
 }
 
+/** The collection the records projection is served from (a rebuild may have switched it; see active-collection.ts). */
+function servedRecords(db: Db): () => Promise<Collection<RecordDocument>> {
+  const active = activeCollection(db, recordsCollection.name);
+  return async () => db.collection<RecordDocument>(await active.name());
+}
+
 export function createRecordReader(db: Db): RecordReader {
-  const records: Collection<RecordDocument> = db.collection<RecordDocument>(recordsCollection.name);
+  const served = servedRecords(db);
   return {
     async get(workspaceId, object, recordId) {
       try {
+        const records = await served();
         return readDoc(await records.findOne({ _id: recordKey(workspaceId, object, recordId) }));
       } catch (err) {
         throw storeError(err, 'reading a record');
@@ -108,6 +116,7 @@ export function createRecordReader(db: Db): RecordReader {
         ? { workspaceId, object, deleted: false }
         : { workspaceId, object, deleted: false, recordId: { $gt: afterRecordId } };
       try {
+        const records = await served();
         return (await records.find(filter).sort({ recordId: 1 }).limit(limit).toArray()).map((d) => readDoc(d)!);
       } catch (err) {
         throw storeError(err, 'listing records');
@@ -119,6 +128,7 @@ export function createRecordReader(db: Db): RecordReader {
       // One term is matched by index; the search's rule checks the rest on what it finds.
       if (entries.length > 0) filter.terms = searchTerm(workspaceId, object, entries[0]![0], entries[0]![1]);
       try {
+        const records = await served();
         return (await records.find(filter).limit(limit).toArray()).map((d) => readDoc(d)!);
       } catch (err) {
         throw storeError(err, 'searching records');
@@ -127,8 +137,33 @@ export function createRecordReader(db: Db): RecordReader {
   };
 }
 
-export function createRecordStore(db: Db): RecordStore {
-  const records: Collection<RecordDocument> = db.collection<RecordDocument>(recordsCollection.name);
+/**
+ * The projector's state change as a pure function: the document after `c` is applied
+ * to `state` (null: no document yet), or null when `c` is stale (the stored state came
+ * from a greater or equal (version, eventId)). The conditional upsert of
+ * `createRecordStore` does the same in the store; a rebuild folds in memory with this.
+ */
+export function foldRecord(state: RecordDocument | null, c: RecordChange): RecordDocument | null {
+  if (state && !(state.version < c.version || (state.version === c.version && state.eventId < c.eventId))) return null;
+  const next: RecordDocument = state
+    ? { ...state }
+    : { _id: recordKey(c.workspaceId, c.object, c.recordId), createdAt: c.occurredAt, fields: {} } as RecordDocument;
+  Object.assign(next, { workspaceId: c.workspaceId, object: c.object, recordId: c.recordId, deleted: c.deleted, version: c.version, eventId: c.eventId, updatedAt: c.occurredAt });
+  if (!c.deleted) {
+    next.terms = searchTerms(c.workspaceId, c.object, c.fields ?? {});
+    next.fields = encodeForStore(c.fields ?? {}) as Record<string, unknown>;
+  }
+  return next;
+}
+
+/**
+ * The projection's writer. By default it writes to the collection the pointer names
+ * (waiting while a rebuild switches it); `collection` pins one (a rebuild's shadow).
+ */
+export function createRecordStore(db: Db, o: { collection?: string } = {}): RecordStore {
+  const active = activeCollection(db, recordsCollection.name);
+  const writable = async () => db.collection<RecordDocument>(o.collection ?? await active.writable());
+  const readable = async () => db.collection<RecordDocument>(o.collection ?? await active.name());
   return {
     async apply(c) {
       const _id = recordKey(c.workspaceId, c.object, c.recordId);
@@ -141,6 +176,7 @@ export function createRecordStore(db: Db): RecordStore {
         set.fields = encodeForStore(c.fields ?? {});
       }
       try {
+        const records = await writable();
         // Matches only an older state; when the stored state is newer or the same, the
         // upsert's insert collides on _id, which is how "stale" is detected atomically.
         await records.updateOne(
@@ -156,6 +192,7 @@ export function createRecordStore(db: Db): RecordStore {
     },
     async get(workspaceId, object, recordId) {
       try {
+        const records = await readable();
         return readDoc(await records.findOne({ _id: recordKey(workspaceId, object, recordId) }));
       } catch (err) {
         throw storeError(err, 'reading a record');
@@ -163,6 +200,7 @@ export function createRecordStore(db: Db): RecordStore {
     },
     async count(workspaceId, object) {
       try {
+        const records = await readable();
         return await records.countDocuments(object === undefined ? { workspaceId } : { workspaceId, object });
       } catch (err) {
         throw storeError(err, 'counting records');

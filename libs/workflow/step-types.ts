@@ -15,6 +15,7 @@ import { iterator } from './steps/iterator.ts';
 import { code } from './steps/code.ts';
 import { http } from './steps/http.ts';
 import { email } from './steps/email.ts';
+import { chat } from './steps/chat.ts';
 
 export {
   defaultLimits, type CheckedInput, type SchemaContext, type StepContext, type StepHandlerDeps, type StepTypeSpec, type WorkflowLimits,
@@ -43,4 +44,5 @@ export const stepTypes: StepRegistry = createStepRegistry([
   code,
   http,
   email,
+  chat,
 ]);

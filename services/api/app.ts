@@ -5,6 +5,8 @@ import { DOCS_PREFIX, documentRoutes, registerDocs } from '../../libs/http-serve
 import { ingressRoutes, recordEventSchema } from '../../libs/contracts/ingress-routes.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { opsRoutes } from './routes/ops.ts';
+import { operateRoutes } from './routes/operate.ts';
+import { registerConsole } from './console.ts';
 import { hookRoutes } from './routes/hooks.ts';
 import { recordRoutes } from './routes/records.ts';
 import { workflowRoutes } from './routes/workflows.ts';
@@ -29,6 +31,8 @@ export async function buildApiApp(d: ApiDeps): Promise<FastifyInstance> {
   await registerDocs(app, await documentRoutes(Object.values(ingressRoutes), [recordEventSchema]));
   opsRoutes(app, d);
   adminRoutes(app, d);
+  operateRoutes(app, d);
+  await registerConsole(app);
   recordRoutes(app, d);
   hookRoutes(app, d);
   workflowRoutes(app, d);

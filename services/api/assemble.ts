@@ -4,7 +4,6 @@ import type { KafkaRuntime } from '../../libs/kafka/runtime.ts';
 import type { Store } from '../../libs/store/mongo.ts';
 import type { SecretBox } from '../../libs/secrets/crypto.ts';
 import { topics } from '../../libs/kafka/topics.ts';
-import { dlqDepths } from '../../libs/kafka/dlq-depth.ts';
 import { createRecordReader, recordsCollection } from '../../libs/store/records.ts';
 import { createRunStore, runsCollection } from '../../libs/store/runs.ts';
 import { createCredentialStore, credentialsCollection } from '../../libs/store/credentials.ts';
@@ -20,6 +19,7 @@ import type { ApiDeps } from './deps.ts';
 import { createApiMetrics } from './metrics.ts';
 import { createWorkflowStore, workflowCollections } from './store/workflows.ts';
 import { createSyncConnectionStore, createSyncStateReader, syncConnectionsCollection } from '../../libs/store/sync.ts';
+import { createOpsClient } from './routes/operate.ts';
 
 export type ApiConfig = ConfigOf<typeof apiConfigSpec>;
 
@@ -61,7 +61,8 @@ export async function assembleApi(o: { config: ApiConfig; log: Logger; store: St
     },
     auth: basics.auth,
     limiter: basics.limiter,
-    metrics: createApiMetrics({ dlqDepths: () => dlqDepths(basics.admin, config.topicPrefix) }),
+    metrics: createApiMetrics(),
+    ops: createOpsClient({ url: config.opsUrl, adminToken: config.adminToken }),
     readiness: basics.readiness(),
     now: Date.now,
     ...o.overrides,

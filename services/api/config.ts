@@ -14,6 +14,8 @@ export const apiConfigSpec = {
     const key = parseEncryptionKey(text);
     return typeof key === 'string' ? { reason: key } : { value: key };
   }),
+  /** The ops service (lag, DLQ, replays, alerts), which the operate routes forward to. */
+  opsUrl: url('HUB_OPS_URL', 'http://127.0.0.1:8095', ['http:', 'https:']),
   rateLimitPerSecond: int('HUB_RATE_LIMIT_RPS', 1000, { min: 1 }),
   rateLimitBurst: int('HUB_RATE_LIMIT_BURST', 2000, { min: 1 }),
   authCacheMs: int('HUB_AUTH_CACHE_MS', 2000, { min: 0, max: 60_000 }),

@@ -12,6 +12,7 @@ import type { RateLimiter } from '../../libs/http-server/rate-limit.ts';
 import type { WorkflowStore } from './store/workflows.ts';
 import type { ApiMetrics } from './metrics.ts';
 import type { SyncConnectionStore, SyncStateReader } from '../../libs/store/sync.ts';
+import type { OpsClient } from './routes/operate.ts';
 
 /** Everything the api's handlers use; built by assemble.ts (main.ts or a test) and passed in. */
 export interface ApiDeps {
@@ -38,6 +39,8 @@ export interface ApiDeps {
   auth: Authenticator;
   limiter: RateLimiter;
   metrics: ApiMetrics;
+  /** The ops service: monitoring, alerts, DLQ and replays are its answers. */
+  ops: OpsClient;
   /** Which parts the api depends on are reachable, for its own /readyz. */
   readiness(): Promise<Record<string, boolean>>;
   now(): number;

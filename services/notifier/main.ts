@@ -21,8 +21,10 @@ await runHubService(config, log, [notifierGroup], ({ store, runtime }) => {
       if (!c || c.type !== 'smtp') return null;
       return { host: c.host, port: c.port, secure: c.secure, guarded: true, ...(c.username ? { username: c.username } : {}), ...(c.password ? { password: c.password } : {}), ...(c.from ? { from: c.from } : {}) };
     },
-    // Chat webhooks are given per step as a URL credential of type header/bearer in a later release.
-    resolveChatWebhook: async () => null,
+    async resolveChatWebhook(workspaceId, name) {
+      const c = await credentials.resolve(workspaceId, name);
+      return c && c.type === 'chat' ? c.webhookUrl : null;
+    },
   };
   const notifier = createNotifier({
     runtime,

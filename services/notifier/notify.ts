@@ -24,7 +24,7 @@ import type { HttpClient } from '../../libs/http/index.ts';
 import type { Logger } from '../../libs/log/index.ts';
 import type { Secret } from '../../libs/secrets/crypto.ts';
 import type { StepResult } from '../../libs/workflow/interpreter.ts';
-import { emailMessage } from '../../libs/contracts/notification.ts';
+import { emailMessage, isOperatorAlert } from '../../libs/contracts/notification.ts';
 import { defaultLimits } from '../../libs/workflow/step-types.ts';
 import { raiseNotifier } from './errors.ts';
 import type { CredentialResolvers, SmtpSettings } from './deps.ts';
@@ -217,7 +217,8 @@ async function record(n: NotificationRequested, outcome: Outcome, at: number, d:
   await d.ledger.finish(n.notificationId, outcome, new Date(at));
   d.unrecorded.delete(n.notificationId);
   // The ledger first: a crash from here on publishes the recorded result again, sends nothing.
-  await d.publishResult(stepResultEvent(n, outcome, at));
+  // An operator alert has no run waiting for its result.
+  if (!isOperatorAlert(n)) await d.publishResult(stepResultEvent(n, outcome, at));
   d.afterResult?.(n);
 }
 
@@ -234,7 +235,7 @@ export async function onNotificationRequested(n: NotificationRequested, d: Notif
   try {
     const existing = await d.ledger.claim(newEntry(n, d, new Date(d.now())));
     if (existing && existing.status !== 'sending') {
-      await d.publishResult(stepResultEvent(n, outcomeOf(existing), existing.finishedAt?.getTime() ?? d.now()));
+      if (!isOperatorAlert(n)) await d.publishResult(stepResultEvent(n, outcomeOf(existing), existing.finishedAt?.getTime() ?? d.now()));
       log.info({ status: existing.status }, 'already delivered; result published again');
       return 'replayed';
     }

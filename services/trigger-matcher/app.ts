@@ -16,8 +16,8 @@ import { followTopic } from '../../libs/kafka/topic-follower.ts';
 import { createConsumerRunner } from '../../libs/kafka/consumer.ts';
 import type { Logger } from '../../libs/log/index.ts';
 import { errorMessage } from '../../libs/errors/index.ts';
-import { WorkflowIndex } from './workflow-index.ts';
-import { matchRecordChanged, matchWebhook } from './match.ts';
+import { WorkflowIndex } from '../../libs/workflow/workflow-index.ts';
+import { matchRecordChanged, matchWebhook } from '../../libs/workflow/trigger-match.ts';
 import { fireDueTicks, type ScheduleCursors } from './schedule-ticks.ts';
 
 export const matcherGroup = 'trigger-matcher';

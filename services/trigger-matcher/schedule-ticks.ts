@@ -11,7 +11,7 @@ import { storeError } from '../../libs/store/errors.ts';
 import { nextFireTime } from '../../libs/workflow/cron.ts';
 import type { OutgoingEvent } from '../../libs/kafka/producer.ts';
 import type { ScheduleTrigger } from '../../libs/contracts/workflow.ts';
-import type { ActiveWorkflow } from './workflow-index.ts';
+import type { ActiveWorkflow } from '../../libs/workflow/workflow-index.ts';
 import { runRequested } from '../../libs/workflow/run-requests.ts';
 
 export interface ScheduleCursors {

@@ -19,7 +19,7 @@ import { eventually } from './env.ts';
 import { startSmtpCapture, type SmtpCapture } from '../../stack/smtp/catcher.ts';
 import { freePort } from './net.ts';
 
-export const hubServices = ['ingress', 'api', 'record-projector', 'trigger-matcher', 'action-executor', 'notifier', 'sync-reconciler'] as const;
+export const hubServices = ['ingress', 'api', 'record-projector', 'trigger-matcher', 'action-executor', 'notifier', 'sync-reconciler', 'ops'] as const;
 
 export interface ApiAnswer { status: number; body: unknown }
 
@@ -30,6 +30,8 @@ export interface E2EHub {
   smtp: SmtpCapture;
   workspaceId: string;
   apiKey: string;
+  /** The operator's token (admin routes). */
+  adminToken: string;
   services: Map<string, ServiceProcess>;
   api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiAnswer>;
   /** Another workspace of the same hub, with its own key. */
@@ -49,6 +51,8 @@ export interface E2EHub {
   retryRun(runId: string, timeoutMs?: number): Promise<Run>;
   /** Restarts one service process (same environment). */
   restart(name: string): Promise<void>;
+  /** Stops one service (SIGTERM: it leaves its group); `restart` starts it again. */
+  stop(name: string): Promise<void>;
   /** Kills a service with SIGKILL; with `supervise`, it is restarted as `npm start` would. */
   crash(name: string): Promise<void>;
   /** How many times each service was restarted after it exited on its own or was crashed. */
@@ -77,6 +81,7 @@ export async function startE2EHub(label: string, extraEnv: Record<string, string
   const smtp = await startSmtpCapture();
   const port = await freePort();
   const apiPort = await freePort();
+  const opsPort = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -88,6 +93,9 @@ export async function startE2EHub(label: string, extraEnv: Record<string, string
     HUB_SMTP_RETRY_BACKOFF_MS: '200',
     HUB_STEP_RETRY_BACKOFF_MS: '200',
     HUB_SCHEDULE_CHECK_MS: '250',
+    HUB_OPS_PORT: String(opsPort),
+    HUB_OPS_URL: `http://127.0.0.1:${opsPort}`,
+    HUB_OPS_SAMPLE_MS: '1000',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'info',
     ...extraEnv,
   };
@@ -130,7 +138,7 @@ export async function startE2EHub(label: string, extraEnv: Record<string, string
   const reader = createRecordReader(store.db);
 
   const hub: E2EHub = {
-    url, config, store, smtp, workspaceId: ws.workspaceId, apiKey: ws.apiKey, services, api,
+    url, config, store, smtp, workspaceId: ws.workspaceId, apiKey: ws.apiKey, adminToken, services, api,
     async newWorkspace(name) {
       const other = (await raw('POST', '/v1/admin/workspaces', adminToken, { name })).body as { workspaceId: string; apiKey: string };
       return { ...other, api: (method: string, path: string, body?: unknown, headers?: Record<string, string>) => raw(method, path, other.apiKey, body, headers) };
@@ -184,6 +192,10 @@ export async function startE2EHub(label: string, extraEnv: Record<string, string
       const s = services.get(name);
       if (s) { stopped.add(s); await s.kill('SIGTERM'); }
       await start(name);
+    },
+    async stop(name) {
+      const s = services.get(name);
+      if (s) { stopped.add(s); await s.kill('SIGTERM'); }
     },
     async crash(name) {
       const s = services.get(name);

@@ -51,6 +51,8 @@ export function testIngressEnv(label: string, overrides: Record<string, string> 
     HUB_SECRETS_KEY: `test:${randomBytes(32).toString('base64')}`,
     HUB_HTTP_PORT: '0',
     HUB_API_PORT: '0',
+    // No ops service unless a test starts one: never another checkout's on the default port.
+    HUB_OPS_URL: 'http://127.0.0.1:9',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
     ...overrides,
   };

@@ -35,6 +35,7 @@ const samples: Record<string, Record<string, Json>> = {
   code: { source: 'return input.a;', input: { a: '{{trigger.record.a}}' } },
   http: { method: 'POST', url: 'https://api.example.com/x', headers: { 'x-trace': '1' }, query: { q: 'a' }, body: { a: 1 }, auth: { credential: 'api' }, timeoutMs: 1000, retry: { maxAttempts: 2, backoffMs: 10 }, accept: [404] },
   email: { to: ['a@example.com'], cc: [], subject: 'Hi', text: 't', html: '<p>t</p>' },
+  chat: { credential: 'team-chat', text: 'New lead {{trigger.record.name}}' },
 };
 
 function refused(body: unknown, path: string, message: RegExp, options?: ParseOptions): void {
@@ -156,7 +157,7 @@ test('a new step type is one spec: registered, validated (schema and templates) 
     name: 'shout', trigger: { type: 'manual', availability: 'global' },
     steps: [{ id: 'up', type: 'text.upper', input: { text: '{{trigger.name}}' } }, { id: 'again', type: 'text.upper', input: { text: '{{steps.up.text}}!' } }],
   };
-  refused(body, '/steps/0/type', /unknown step type "text\.upper"; known: .*email$/);
+  refused(body, '/steps/0/type', /unknown step type "text\.upper"; known: .*email, chat$/);
   const definition = parseWorkflowDefinition(body, { stepTypes: registry });
   refused({ ...body, steps: [{ id: 'up', type: 'text.upper', input: { text: 'x', loud: true } }] }, '/steps/0/input/loud', /^unknown field "loud"; allowed: text$/, { stepTypes: registry });
   refused({ ...body, steps: [{ id: 'up', type: 'text.upper', input: { text: 5 } }] }, '/steps/0/input/text', /^text must be a non-empty string of at most 1000 characters, got number$/, { stepTypes: registry });

@@ -24,7 +24,21 @@ const FIELDS: Record<CredentialType, { allowed: readonly string[]; required: rea
   header: { allowed: ['header', 'value'], required: ['header', 'value'] },
   smtp: { allowed: ['host', 'port', 'secure', 'username', 'password', 'from'], required: ['host'] },
   'webhook-secret': { allowed: ['secret'], required: ['secret'] },
+  chat: { allowed: ['webhookUrl'], required: ['webhookUrl'] },
 };
+
+/** A chat webhook (Slack, Mattermost, Rocket.Chat, Teams' Slack-compatible hooks): http(s) with a host; the notifier's HTTP client guards the address. */
+function chat(b: Record<string, unknown>): CredentialMaterial {
+  const text_ = text(b.webhookUrl, 'webhookUrl', 2000);
+  let url: URL;
+  try {
+    url = new URL(text_);
+  } catch {
+    throw bad('/webhookUrl', 'webhookUrl must be an https:// (or http://) URL');
+  }
+  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.hostname === '') throw bad('/webhookUrl', 'webhookUrl must be an https:// (or http://) URL');
+  return { type: 'chat', host: url.host, webhookUrl: new Secret(text_) };
+}
 
 const bad = (path: string, message: string) => raise('BODY_INVALID', message, { path });
 
@@ -99,6 +113,8 @@ export function parseCredentialBody(body: unknown, nameFromPath?: string): { nam
       return { name, material: smtp(b) };
     case 'webhook-secret':
       return { name, material: { type: 'webhook-secret', secret: new Secret(text(b.secret, 'secret', 4096)) } };
+    case 'chat':
+      return { name, material: chat(b) };
   }
 }
 
@@ -121,6 +137,7 @@ export function credentialRoutes(app: FastifyInstance, d: ApiDeps): void {
       host: { type: 'string', description: 'smtp' }, port: { type: 'integer', minimum: 1, maximum: 65535, description: 'smtp' },
       secure: { type: 'boolean', description: 'smtp' }, from: { type: 'string', description: 'smtp: an address, or "Name <address>"' },
       secret: { type: 'string', description: 'webhook-secret: the signing secret of an app\'s webhooks (data sync)' },
+      webhookUrl: { type: 'string', description: 'chat: a Slack-compatible incoming webhook URL (secret: it carries the token; the host is shown)' },
     },
   } as const;
   const nameParam = (request: FastifyRequest) => (request.params as { name: string }).name;
@@ -137,7 +154,7 @@ export function credentialRoutes(app: FastifyInstance, d: ApiDeps): void {
       }
     });
 
-    scope.post('/v1/credentials', { config: { auth: 'workspace' }, bodyLimit: BODY_LIMIT, schema: { tags, summary: 'Store a credential (bearer, basic, header, smtp or webhook-secret); the answer never shows the secret', body } }, async (request, reply) => {
+    scope.post('/v1/credentials', { config: { auth: 'workspace' }, bodyLimit: BODY_LIMIT, schema: { tags, summary: 'Store a credential (bearer, basic, header, smtp, webhook-secret or chat); the answer never shows the secret', body } }, async (request, reply) => {
       const principal = principalOf(request);
       const { name, material } = parseCredentialBody(request.body);
       const created = await d.credentials.create(principal.workspaceId, name, material);

@@ -2,6 +2,15 @@ import type { FastifyInstance } from 'fastify';
 import type { ApiDeps } from '../deps.ts';
 import { raise } from '../../../libs/http-server/errors.ts';
 import { principalOf } from '../../../libs/http-server/auth.ts';
+import { AggregatorRegistry } from 'prom-client';
+
+/** The api's series and the ops service's, as one list (ops away: the api's alone, with hub_ops_up 0). */
+async function withOps(own: object[], d: ApiDeps): Promise<object[]> {
+  const ops = await d.ops.call('GET', '/metrics').catch(() => null);
+  const up = { name: 'hub_ops_up', help: '1 when the api read the ops service\'s metrics at this scrape, else 0', type: 'gauge', aggregator: 'sum', values: [{ labels: {}, value: ops?.status === 200 ? 1 : 0 }] };
+  const lists = ops?.status === 200 && Array.isArray(ops.body) ? [own, ops.body as object[]] : [own];
+  return [...await AggregatorRegistry.aggregate(lists as Parameters<typeof AggregatorRegistry.aggregate>[0]).getMetricsAsJSON(), up];
+}
 
 /**
  * The caller's own workspace, and the api process's own health, readiness and metrics.
@@ -19,7 +28,8 @@ export function opsRoutes(app: FastifyInstance, d: ApiDeps): void {
   });
   // Text for Prometheus; JSON (prom-client's form) for the ingress, which sums both processes' series into one scrape.
   app.get('/metrics', { config: { auth: 'public' }, schema: hidden }, async (request, reply) => {
-    if (request.headers.accept === 'application/json') return reply.send(await d.metrics.registry.getMetricsAsJSON());
+    // The ops service's series (lag, topics, DLQ, alerts) join the api's: one scrape at the hub's address covers them.
+    if (request.headers.accept === 'application/json') return reply.send(await withOps(await d.metrics.registry.getMetricsAsJSON(), d));
     return reply.type(d.metrics.registry.contentType).send(await d.metrics.registry.metrics());
   });
 

@@ -84,7 +84,7 @@ test('the example imports with one command: npm run hub -- workflow import … -
   const run = (args: string[], env: Record<string, string>) => new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
     execFile(process.execPath, ['--import', 'tsx', 'cli/hub.ts', ...args], { env: { ...process.env, ...env } }, (err, stdout, stderr) => resolve({ code: err ? (err as { code?: number }).code ?? 1 : 0, stdout, stderr }));
   });
-  const ok = await run(['workflow', 'import', 'examples/01-web-form.json', '--var', 'SALES_TEAM_EMAIL=cli@acme.test', '--activate'], { HUB_URL: hub.url, HUB_API_KEY: hub.apiKey });
+  const ok = await run(['workflow', 'import', 'examples/01-web-form.json', '--var', 'SALES_TEAM_EMAIL=cli@acme.test', '--activate', '--json'], { HUB_URL: hub.url, HUB_API_KEY: hub.apiKey });
   assert.equal(ok.code, 0, ok.stderr);
   const imported = JSON.parse(ok.stdout) as { workflowId: string; status: string; activeVersion: number; hook: { url: string } };
   assert.equal(imported.status, 'active');

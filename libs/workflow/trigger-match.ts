@@ -1,20 +1,21 @@
 /**
- * What the trigger matcher decides: which runs an arriving event starts. Pure
+ * What the trigger matcher decides (and a workflow backfill in services/ops, over past events): which runs an arriving event starts. Pure
  * functions of (event, index, clock); app.ts publishes what they return. A run's id
  * derives from (workflow, version, trigger event id), so matching the same event
  * twice (a replay, two matcher replicas) requests the same run, which the executor
  * starts once.
  */
-import type { RecordChanged, WebhookReceived } from '../../libs/kafka/events.ts';
-import type { OutgoingEvent } from '../../libs/kafka/producer.ts';
-import type { Logger } from '../../libs/log/index.ts';
-import { holds } from '../../libs/rules/index.ts';
-import type { RecordTrigger } from '../../libs/contracts/workflow.ts';
-import { runRequested } from '../../libs/workflow/run-requests.ts';
+import type { RecordChanged, WebhookReceived } from '../kafka/events.ts';
+import type { OutgoingEvent } from '../kafka/producer.ts';
+import type { Logger } from '../log/index.ts';
+import { holds } from '../rules/index.ts';
+import type { RecordTrigger } from '../contracts/workflow.ts';
+import { runRequested } from './run-requests.ts';
 import type { WorkflowIndex } from './workflow-index.ts';
 
 export interface MatchDeps {
-  index: WorkflowIndex;
+  /** The live index, or a one-workflow view of it (a workflow backfill). */
+  index: Pick<WorkflowIndex, 'recordWorkflows' | 'workflow'>;
   now(): number;
   log: Logger;
 }

@@ -4,9 +4,9 @@
  * records (`<id>#v<n>`: the definition). Lookups are by what arrives: a record event
  * (workspace, type, object), a webhook delivery (workflow id), the clock (schedules).
  */
-import type { WorkflowChanged } from '../../libs/kafka/events.ts';
-import type { RecordTrigger, ScheduleTrigger, WorkflowDefinition } from '../../libs/contracts/workflow.ts';
-import { WorkflowVersions } from '../../libs/workflow/versions.ts';
+import type { WorkflowChanged } from '../kafka/events.ts';
+import type { RecordTrigger, ScheduleTrigger, WorkflowDefinition } from '../contracts/workflow.ts';
+import { WorkflowVersions } from './versions.ts';
 
 export interface ActiveWorkflow {
   workflowId: string;
