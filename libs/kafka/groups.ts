@@ -11,6 +11,8 @@ export const consumerGroups: Readonly<Record<string, readonly TopicKey[]>> = {
   'trigger-matcher': ['records', 'webhooks'],
   'action-executor': ['runs'],
   notifier: ['notifications'],
+  'sync-reconciler.router': ['records'],
+  'sync-reconciler': ['syncInbound'],
 };
 
 const PRIVATE_SUFFIX = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

@@ -118,8 +118,8 @@ test('signed hooks: a valid Standard Webhooks signature passes; missing, wrong, 
   for (const [h, code] of [
     [{ 'content-type': 'application/json' }, 'WEBHOOK_SIGNATURE_MISSING'],
     [headers('msg_2', now, sign(generateSecret(), 'msg_2', now, body)), 'WEBHOOK_SIGNATURE_INVALID'],
-    [headers('msg_3', now - 301, sign(secret, 'msg_3', now - 301, body)), 'WEBHOOK_TIMESTAMP_INVALID'],
-    [headers('msg_4', now + 301, sign(secret, 'msg_4', now + 301, body)), 'WEBHOOK_TIMESTAMP_INVALID'],
+    [headers('msg_3', now - 400, sign(secret, 'msg_3', now - 400, body)), 'WEBHOOK_TIMESTAMP_INVALID'],
+    [headers('msg_4', now + 400, sign(secret, 'msg_4', now + 400, body)), 'WEBHOOK_TIMESTAMP_INVALID'],
     [headers('msg_5', now, sign(secret, 'msg_5', now, '{"invoice":"INV-2"}')), 'WEBHOOK_SIGNATURE_INVALID'],
   ] as const) {
     const res = await deliver(hook.hookId, { payload: body, headers: h });

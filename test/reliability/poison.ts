@@ -3,23 +3,25 @@
  * consumer can take (bytes without the schema registry's framing, a frame naming a
  * schema that does not exist, and a well-framed record of another topic's type), each
  * marked with a `poison-id` header. Each must land on the DLQ of every group consuming
- * its topic, with its reason, while the load goes on. hub.workflows is followed (read
- * in full by every replica, without a group): there the poison is skipped and logged.
+ * its topic, with its reason, while the load goes on. hub.workflows and sync.connections
+ * are followed (read in full by every replica, without a group): there the poison is
+ * skipped and logged.
  */
 import { randomBytes } from 'node:crypto';
 import type { E2EHub } from '../support/e2e-hub.ts';
 import { testLogger, eventually } from '../support/env.ts';
 import { startKafkaRuntime, type KafkaRuntime } from '../../libs/kafka/runtime.ts';
 import { dlqTopic, topics } from '../../libs/kafka/topics.ts';
+import { consumerGroups } from '../../libs/kafka/groups.ts';
 
-/** Which groups consume each topic (a DLQ copy is expected per group). */
-const groupsOf: Record<string, string[]> = {
-  [topics.records.name]: ['trigger-matcher', 'record-projector'],
-  [topics.webhooks.name]: ['trigger-matcher'],
-  [topics.runs.name]: ['action-executor'],
-  [topics.notifications.name]: ['notifier'],
-  [topics.workflows.name]: [],
-};
+/**
+ * Which groups consume each topic (a DLQ copy is expected per group); the compacted
+ * topics are followed without a group.
+ */
+const groupsOf: Record<string, string[]> = { [topics.workflows.name]: [], [topics.syncConnections.name]: [] };
+for (const [group, keys] of Object.entries(consumerGroups)) {
+  for (const key of keys) groupsOf[topics[key].name] = [...groupsOf[topics[key].name] ?? [], group];
+}
 
 export interface PoisonReport {
   injected: number;

@@ -8,19 +8,12 @@ import type { E2EHub } from '../support/e2e-hub.ts';
 import { createLogger } from '../../libs/log/index.ts';
 import { startKafkaRuntime, type KafkaRuntime } from '../../libs/kafka/runtime.ts';
 import { topics } from '../../libs/kafka/topics.ts';
-
-/** The hub's consumer groups and what each consumes. */
-const consumed: Record<string, string[]> = {
-  'trigger-matcher': [topics.records.name, topics.webhooks.name],
-  'record-projector': [topics.records.name],
-  'action-executor': [topics.runs.name],
-  notifier: [topics.notifications.name],
-};
+import { consumerGroups } from '../../libs/kafka/groups.ts';
 
 async function lagOf(admin: Admin, runtime: KafkaRuntime): Promise<number> {
   let total = 0;
-  for (const [group, names] of Object.entries(consumed)) {
-    const physical = names.map((n) => runtime.topic(n));
+  for (const [group, keys] of Object.entries(consumerGroups)) {
+    const physical = keys.map((k) => runtime.topic(topics[k]));
     const committed = await admin.fetchOffsets({ groupId: runtime.group(group), topics: physical });
     for (const t of committed) {
       const highs = new Map((await admin.fetchTopicOffsets(t.topic)).map((p) => [p.partition, Number(p.high)]));
