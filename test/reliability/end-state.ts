@@ -12,6 +12,7 @@ import { startKafkaRuntime } from '../../libs/kafka/runtime.ts';
 import { topics } from '../../libs/kafka/topics.ts';
 import type { RecordChanged, RunEvent } from '../../libs/kafka/events.ts';
 import { createRunStore, type Run } from '../../libs/store/runs.ts';
+import { createRecordReader, type RecordDocument } from '../../libs/store/records.ts';
 import type { Acknowledged } from './load.ts';
 
 export interface Workflows { onPerson: string; onDelivery: string }
@@ -44,11 +45,24 @@ async function allRuns(hub: E2EHub, workflowId: string): Promise<Run[]> {
   }
 }
 
-/** How many runs of the two workflows have completed, and emails arrived: what a drain waits for. */
-export async function progress(hub: E2EHub, wf: Workflows): Promise<{ completed: number; emails: number }> {
+/** Every live record of an object, page by page. */
+async function allRecords(hub: E2EHub, object: string): Promise<RecordDocument[]> {
+  const reader = createRecordReader(hub.store.db);
+  const out: RecordDocument[] = [];
+  for (let afterRecordId: string | null = null; ;) {
+    const page = await reader.list(hub.workspaceId, object, { afterRecordId, limit: 5000 });
+    out.push(...page);
+    if (page.length < 5000) return out;
+    afterRecordId = page[page.length - 1]!.recordId;
+  }
+}
+
+/** How many runs of the two workflows have completed: what a drain waits for last. */
+export async function progress(hub: E2EHub, wf: Workflows): Promise<{ completed: number }> {
   const runs = hub.store.db.collection('runs');
-  const completed = await runs.countDocuments({ workspaceId: hub.workspaceId, workflowId: { $in: [wf.onPerson, wf.onDelivery] }, status: 'completed' });
-  return { completed, emails: hub.smtp.messages.length };
+  let completed = 0;
+  for (const workflowId of [wf.onPerson, wf.onDelivery]) completed += await runs.countDocuments({ workspaceId: hub.workspaceId, workflowId, status: 'completed' });
+  return { completed };
 }
 
 export async function checkEndState(hub: E2EHub, wf: Workflows, ack: Acknowledged, effects: EffectCounter): Promise<EndState> {
@@ -74,7 +88,7 @@ export async function checkEndState(hub: E2EHub, wf: Workflows, ack: Acknowledge
   }
 
   // Events: on the log once, in the projection with the workflow's write on it.
-  const people = new Map((await hub.records('people')).map((r) => [r.recordId, r]));
+  const people = new Map((await allRecords(hub, 'people')).map((r) => [r.recordId, r]));
   for (const [eventId, recordId] of ack.events) {
     const times = published.get(eventId) ?? 0;
     if (times === 0) { state.lost.events += 1; note(`event ${eventId} not on crm.records`); }
@@ -82,7 +96,7 @@ export async function checkEndState(hub: E2EHub, wf: Workflows, ack: Acknowledge
     const record = people.get(recordId);
     if (!record) { state.lost.records += 1; note(`person ${recordId} not in the projection`); } else if (record.fields.processed !== true) { state.lost.writes += 1; note(`person ${recordId} without the workflow's write`); }
   }
-  const deals = new Set((await hub.records('deals')).map((r) => r.recordId));
+  const deals = new Set((await allRecords(hub, 'deals')).map((r) => r.recordId));
   for (const key of ack.deliveries.keys()) if (!deals.has(key)) { state.lost.records += 1; note(`deal ${key} not in the projection`); }
 
   // Runs: one per accepted trigger, completed, and completed once on the log.

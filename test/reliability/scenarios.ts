@@ -83,14 +83,21 @@ async function activate(hub: E2EHub, definition: unknown): Promise<{ workflowId:
   return { workflowId, hookUrl: (activated.body as { hook: { url: string } | null }).hook?.url ?? null };
 }
 
-/** Waits until every acknowledged unit's run completed and every email arrived. */
-async function drain(hub: E2EHub, wf: Workflows, expectedRuns: number, expectedEmails: number, timeoutMs: number): Promise<void> {
-  await eventually(`${expectedRuns} completed runs and ${expectedEmails} emails`, async () => {
-    const p = await progress(hub, wf);
-    return p.completed >= expectedRuns && p.emails >= expectedEmails;
-  }, timeoutMs, 1000).catch(async (err: unknown) => {
-    const p = await progress(hub, wf);
-    throw new Error(`${(err as Error).message} (have ${p.completed} runs, ${p.emails} emails)`);
+/**
+ * Waits until every acknowledged unit's last step happened (its effect, and for a person
+ * its email: counted in memory, so waiting costs the store nothing), then until the runs
+ * say completed. Progress is logged every minute, so a long drain shows it is moving.
+ */
+async function drain(hub: E2EHub, wf: Workflows, effects: EffectCounter, units: number, emails: number, timeoutMs: number, log: (line: string) => void): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastLog = Date.now();
+  while (effects.effects.size < units || hub.smtp.messages.length < emails) {
+    if (Date.now() > deadline) throw new Error(`the backlog did not drain in ${timeoutMs / 1000} s: ${effects.effects.size} of ${units} effects, ${hub.smtp.messages.length} of ${emails} emails`);
+    if (Date.now() - lastLog > 60_000) { lastLog = Date.now(); log(`  draining: ${effects.effects.size} of ${units} effects, ${hub.smtp.messages.length} of ${emails} emails`); }
+    await sleep(1000);
+  }
+  await eventually(`${units} completed runs`, async () => (await progress(hub, wf)).completed >= units, Math.max(60_000, deadline - Date.now()), 5000).catch(async (err: unknown) => {
+    throw new Error(`${(err as Error).message} (have ${(await progress(hub, wf)).completed})`);
   });
 }
 
@@ -166,7 +173,7 @@ export async function runScenario(scenario: ScenarioName, o: ScenarioOptions): P
     log(`  load stopped: ${figures.acknowledged} acknowledged; draining`);
     const drainFrom = Math.max(faultsEndedAt, Date.now());
     const expectedRuns = load.acknowledged.events.size + load.acknowledged.deliveries.size;
-    await drain(hub, wf, expectedRuns, load.acknowledged.events.size, o.drainTimeoutMs ?? 600_000);
+    await drain(hub, wf, effects, expectedRuns, load.acknowledged.events.size, o.drainTimeoutMs ?? 3_600_000, log);
     const recoveryMs = Date.now() - (faultsEndedAt || drainFrom);
     lag.stop();
     memory.stop();
