@@ -7,6 +7,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connectStore, ensureCollections, type Store } from '../../libs/store/mongo.ts';
 import { createAcceptedIdLedger, ledgerCollections } from '../../services/ingress/store/accepted-ids.ts';
+import { MongoClient } from 'mongodb';
 import { sleep } from '../../libs/time/sleep.ts';
 import { isolatedConfig } from '../support/env.ts';
 
@@ -42,4 +43,28 @@ test('simultaneous retries of a failed request: exactly one takes the id over, t
     winners.push(outcomes.reduce((a, b) => a + b, 0));
   }
   assert.deepEqual(winners, Array.from({ length: rounds }, () => 1), 'one winner per round');
+});
+
+test('a retry of a whole accepted batch is answered in a fixed number of store commands, not two per id', async () => {
+  // A client resending what was accepted while its answer was lost (a retry storm is all
+  // such batches): settled one id at a time, a group's commit outlasted the ack timeout.
+  const client = new MongoClient(config.mongodbUri, { monitorCommands: true });
+  await client.connect();
+  try {
+    const db = client.db(config.mongodbDatabase);
+    await ensureCollections(db, ledgerCollections);
+    const ledger = createAcceptedIdLedger(db, { abandonAfterMs: 60_000, waitForInFlightMs: 10_000 });
+    const ids = Array.from({ length: 500 }, (_, i) => `batch-${i}`);
+    const first = await ledger.reserve('ws', ids);
+    assert.equal(first.fresh.length, 500);
+    await ledger.published(first.requestId);
+    let commands = 0;
+    client.on('commandStarted', () => { commands += 1; });
+    const retry = await ledger.reserve('ws', ids);
+    assert.deepEqual(retry.duplicates, ids, 'every id reported as the duplicate it is');
+    assert.deepEqual(retry.fresh, []);
+    assert.ok(commands <= 6, `${commands} store commands for a retried batch of 500`);
+  } finally {
+    await client.close();
+  }
 });

@@ -101,6 +101,20 @@ export function createAcceptedIdLedger(db: Db, options: LedgerOptions): Accepted
     }
   }
 
+  /**
+   * Of ids already reserved, those whose holder published: answered in two queries for
+   * the whole request. A retry storm (clients resending what was accepted while their
+   * answers were lost) is all such ids; settling them one by one, two round trips each,
+   * made a group's commit outlast the ack timeout, so every answer was a 503 and every
+   * client retried again.
+   */
+  async function alreadyPublished(keys: readonly string[]): Promise<Set<string>> {
+    if (keys.length === 0) return new Set();
+    const holders = await ids.find({ _id: { $in: [...keys] } }).toArray();
+    const done = new Set((await requests.find({ _id: { $in: [...new Set(holders.map((h) => h.requestId))] }, state: 'published' }).toArray()).map((r) => r._id));
+    return new Set(holders.filter((h) => done.has(h.requestId)).map((h) => h._id));
+  }
+
   async function reserveKeys(keys: readonly string[]): Promise<Reservation> {
     const requestId = randomUUID();
     const now = new Date();
@@ -119,9 +133,11 @@ export function createAcceptedIdLedger(db: Db, options: LedgerOptions): Accepted
       }
       const fresh: string[] = [];
       const duplicates: string[] = [];
+      const published = await alreadyPublished(keys.filter((_, i) => taken.has(i)));
       for (const [i, key] of keys.entries()) {
-        if (!taken.has(i) || (await settle(key, requestId)) === 'fresh') fresh.push(key);
-        else duplicates.push(key);
+        if (!taken.has(i)) fresh.push(key);
+        else if (published.has(key) || (await settle(key, requestId)) === 'duplicate') duplicates.push(key);
+        else fresh.push(key);
       }
       return { requestId, fresh, duplicates };
     } catch (err) {
