@@ -8,6 +8,8 @@ import { readFileSync } from 'node:fs';
 import { instantiate, parseExample } from '../libs/workflow/examples.ts';
 import { drawProgress, endProgress, progressLine, table, type Cell } from './render.ts';
 import { syncCommand, syncUsage } from './sync.ts';
+import { parseOptions } from './args.ts';
+import { sleep } from '../libs/time/sleep.ts';
 
 const usage = `usage: npm run hub -- <command> [--json]
 operator (admin token):
@@ -90,22 +92,6 @@ function workspaceKey(): string {
 const asWorkspace = (method: string, path: string, body?: unknown) => call(method, path, body, workspaceKey()) as Promise<Json>;
 const asAdmin = (method: string, path: string, body?: unknown) => call(method, path, body) as Promise<Json>;
 const enc = encodeURIComponent;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** `--name value` and `--flag` options, the rest positional. */
-function options(args: string[], flags: string[]): { positional: string[]; opts: Record<string, string | true> } {
-  const positional: string[] = [];
-  const opts: Record<string, string | true> = {};
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (!a.startsWith('--')) { positional.push(a); continue; }
-    const name = a.slice(2);
-    if (flags.includes(name)) opts[name] = true;
-    else if (i + 1 < args.length) opts[name] = args[++i]!;
-    else throw new Error(`--${name} needs a value\n${usage}`);
-  }
-  return { positional, opts };
-}
 
 /** A time given as ISO-8601 or epoch ms, as the API takes it. */
 function timeArg(v: string | true | undefined, name: string): { timestamp: string | number } | undefined {
@@ -146,7 +132,7 @@ async function follow(path: string, read: (p: string) => Promise<Json>): Promise
 }
 
 async function replay(verb: string, args: string[]): Promise<Out> {
-  const { positional, opts } = options(args, ['no-wait']);
+  const { positional, options: opts } = parseOptions(args, ['group', 'projection', 'from', 'to', 'from-offsets'], ['no-wait']);
   if (verb === 'status' || verb === 'cancel') {
     if (positional.length !== 1) throw new Error(`replay ${verb} takes a replay id\n${usage}`);
     const r = verb === 'status' ? await asAdmin('GET', `/v1/admin/replays/${enc(positional[0]!)}`) : await asAdmin('POST', `/v1/admin/replays/${enc(positional[0]!)}/cancel`);
@@ -173,7 +159,7 @@ async function replay(verb: string, args: string[]): Promise<Out> {
 }
 
 async function dlq(verb: string, args: string[]): Promise<Out> {
-  const { positional, opts } = options(args, ['dry-run']);
+  const { positional, options: opts } = parseOptions(args, ['status', 'ids'], ['dry-run']);
   const group = positional[0];
   if (verb === 'list') {
     const q = typeof opts.status === 'string' ? `?status=${enc(opts.status)}` : '';
@@ -191,7 +177,7 @@ async function dlq(verb: string, args: string[]): Promise<Out> {
 }
 
 async function runs(verb: string, args: string[]): Promise<Out> {
-  const { positional, opts } = options(args, []);
+  const { positional, options: opts } = parseOptions(args, ['status']);
   const id = positional[0];
   if (!id) throw new Error(`runs ${verb} needs an id\n${usage}`);
   switch (verb) {
@@ -214,7 +200,7 @@ async function runs(verb: string, args: string[]): Promise<Out> {
 async function workflow(verb: string, args: string[]): Promise<Out> {
   switch (verb) {
     case 'import': {
-      const { positional, opts } = options(args, ['activate']);
+      const { positional, options: opts } = parseOptions(args, ['var'], ['activate']);
       const files = positional;
       if (files.length === 0) throw new Error(usage);
       const flat = args.filter((a) => !files.includes(a));
@@ -238,7 +224,7 @@ async function workflow(verb: string, args: string[]): Promise<Out> {
       return out(r, () => `${r.workflowId as string}  ${r.status as string}${r.activeVersion ? `  v${r.activeVersion as number}` : ''}`);
     }
     case 'replay': {
-      const { positional, opts } = options(args, ['dry-run', 'no-wait']);
+      const { positional, options: opts } = parseOptions(args, ['from', 'to'], ['dry-run', 'no-wait']);
       if (positional.length !== 1) throw new Error(`workflow replay takes a workflow id\n${usage}`);
       const wf = enc(positional[0]!);
       const body = { from: timeArg(opts.from, 'from'), ...(opts.to !== undefined ? { to: timeArg(opts.to, 'to') } : {}), ...(opts['dry-run'] ? { dryRun: true } : {}) };
@@ -268,7 +254,7 @@ async function main(all: string[]): Promise<Out> {
       ])));
     }
     case 'lag': {
-      const { opts } = options([verb, ...rest].filter((a): a is string => a !== undefined), ['watch']);
+      const { options: opts } = parseOptions([verb, ...rest].filter((a): a is string => a !== undefined), ['group'], ['watch']);
       const group = typeof opts.group === 'string' ? opts.group : undefined;
       if (!opts.watch) {
         const r = await asAdmin('GET', '/v1/admin/consumers');

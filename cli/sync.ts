@@ -2,6 +2,8 @@
  * `npm run hub -- sync …`: data-sync connections of one workspace (HUB_API_KEY), over the
  * same routes a user calls (/v1/sync/connections…). Each command prints the API's answer.
  */
+import { parseOptions } from './args.ts';
+
 export type Call = (method: string, path: string, body?: unknown) => Promise<unknown>;
 
 export const syncUsage = `  sync connect <hubspot|stripe> <name> --credential <name> [--webhook-credential <name>] [--base-url <url>]
@@ -16,23 +18,6 @@ export const syncUsage = `  sync connect <hubspot|stripe> <name> --credential <n
   (sync commands use HUB_API_KEY, a workspace key)`;
 
 const OBJECTS = ['contacts', 'companies', 'deals', 'products', 'invoices', 'activities'];
-
-/** `--name value` options and the positional arguments, in order. */
-export function parseOptions(args: readonly string[], flags: readonly string[], switches: readonly string[] = []): { positional: string[]; options: Record<string, string | true> } {
-  const positional: string[] = [];
-  const options: Record<string, string | true> = {};
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (!a.startsWith('--')) { positional.push(a); continue; }
-    const name = a.slice(2);
-    if (switches.includes(name)) { options[name] = true; continue; }
-    if (!flags.includes(name)) throw new Error(`unknown option ${a}; expected ${[...flags, ...switches].map((f) => `--${f}`).join(', ')}`);
-    const value = args[++i];
-    if (value === undefined || value.startsWith('--')) throw new Error(`${a} needs a value`);
-    options[name] = value;
-  }
-  return { positional, options };
-}
 
 const id = (value: string | undefined) => {
   if (!value) throw new Error(`a connection id is needed\n${syncUsage}`);

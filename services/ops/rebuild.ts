@@ -117,14 +117,8 @@ export async function bulkBuild(d: BuildDeps, collection: string, ends?: Map<num
     signal: d.signal,
     onBatch: async (topic, _partition, messages) => {
       for (const m of messages) {
-        let change;
-        try {
-          change = recordChangeOf(await d.serde.decode<RecordChanged>(topic, m.value));
-        } catch (err) {
-          // What the live projector parked (undecodable, invalid) it never applied either.
-          if (err instanceof HubError && !err.retriable) continue;
-          throw err;
-        }
+        const change = await changeIn(d, topic, m.value);
+        if (!change) continue;
         events++;
         const id = recordKey(change.workspaceId, change.object, change.recordId);
         if (flushed.has(id)) {
@@ -148,6 +142,16 @@ export async function bulkBuild(d: BuildDeps, collection: string, ends?: Map<num
   return { events, documents, readMs: Date.now() - started - writeMs, writeMs, ends: to };
 }
 
+/** The record change a message carries; null for what the live projector parked (undecodable, invalid) and never applied either. */
+async function changeIn(d: BuildDeps, topic: string, value: Buffer | null) {
+  try {
+    return recordChangeOf(await d.serde.decode<RecordChanged>(topic, value));
+  } catch (err) {
+    if (err instanceof HubError && !err.retriable) return null;
+    throw err;
+  }
+}
+
 /** Applies [from, to) of each partition through the projector's conditional upsert (catch-up and the final tail). */
 export async function applyRanges(d: BuildDeps, collection: string, ranges: Range[]): Promise<number> {
   const store = createRecordStore(d.db, { collection });
@@ -156,13 +160,8 @@ export async function applyRanges(d: BuildDeps, collection: string, ranges: Rang
     kafka: d.kafka, admin: d.admin, groupId: `${d.groupPrefix}ops.rebuild-tail.${Date.now()}.${Math.random().toString(36).slice(2, 8)}`, ranges, signal: d.signal,
     onBatch: async (topic, _p, messages) => {
       for (const m of messages) {
-        let change;
-        try {
-          change = recordChangeOf(await d.serde.decode<RecordChanged>(topic, m.value));
-        } catch (err) {
-          if (err instanceof HubError && !err.retriable) continue;
-          throw err;
-        }
+        const change = await changeIn(d, topic, m.value);
+        if (!change) continue;
         await retry(() => store.apply(change), storeRetry);
         n++;
       }

@@ -11,9 +11,8 @@ import { createHmac } from 'node:crypto';
 import { startE2EHub, type E2EHub } from '../support/e2e-hub.ts';
 import { startExternalCrmEmulator, type ExternalCrmEmulator, type ExternalCrmOptions } from '../emulators/external-crm.ts';
 import { startBillingEmulator, type BillingEmulator } from '../emulators/billing.ts';
-import { connect, records, sendEvents, waitForStatus } from '../support/sync.ts';
+import { connect, records, sendEvents, waitForStatus, freshWorkspace } from '../support/sync.ts';
 import { eventually } from '../support/env.ts';
-import { createRecordReader } from '../../libs/store/records.ts';
 import { sleep } from '../../libs/time/sleep.ts';
 
 let hub: E2EHub;
@@ -32,15 +31,7 @@ async function hubspot(options: ExternalCrmOptions = {}): Promise<ExternalCrmEmu
   return crm;
 }
 
-async function workspace(name: string) {
-  const ws = await hub.newWorkspace(`${name}-${Date.now().toString(36)}`);
-  const reader = createRecordReader(hub.store.db);
-  return {
-    ...ws,
-    records: async (object: string) => (await reader.list(ws.workspaceId, object, { afterRecordId: null, limit: 100_000 })).filter((r) => !r.deleted),
-    record: (object: string, id: string) => reader.get(ws.workspaceId, object, id),
-  };
-}
+const workspace = (name: string) => freshWorkspace(hub, name);
 
 const person = (recordId: string, record: Record<string, unknown>, type = 'record.created') => ({ type, object: 'people', recordId, record });
 const liveContacts = (crm: ExternalCrmEmulator) => [...crm.objects.contacts.values()].filter((c) => !c.archived);

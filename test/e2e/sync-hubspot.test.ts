@@ -9,10 +9,9 @@ import { spawn } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { startE2EHub, type E2EHub } from '../support/e2e-hub.ts';
 import { startExternalCrmEmulator, type ExternalCrmEmulator, type ExternalCrmOptions } from '../emulators/external-crm.ts';
-import { connect, connection, hubspotWrites, records, sendEvents, waitForStatus } from '../support/sync.ts';
+import { connect, connection, hubspotWrites, records, sendEvents, waitForStatus, freshWorkspace } from '../support/sync.ts';
 import { eventually } from '../support/env.ts';
 import { sleep } from '../../libs/time/sleep.ts';
-import { createRecordReader } from '../../libs/store/records.ts';
 
 let hub: E2EHub;
 const emulators: ExternalCrmEmulator[] = [];
@@ -94,16 +93,7 @@ test('initial sync links contacts on email instead of duplicating, creates what 
   assert.ok(v.objects.contacts!.latencyMs.p50 !== null && v.objects.contacts!.latencyMs.p99 !== null, 'latency p50/p99 shown');
 });
 
-/** A fresh workspace of the shared hub: its own records and connections. */
-async function workspace(name: string) {
-  const ws = await hub.newWorkspace(`${name}-${Date.now().toString(36)}`);
-  const reader = createRecordReader(hub.store.db);
-  return {
-    ...ws,
-    records: async (object: string) => (await reader.list(ws.workspaceId, object, { afterRecordId: null, limit: 10_000 })).filter((r) => !r.deleted),
-    record: (object: string, id: string) => reader.get(ws.workspaceId, object, id),
-  };
-}
+const workspace = (name: string) => freshWorkspace(hub, name);
 
 test('settings: direction to-app, a custom mapping, a mapping turned off and a JSON Logic filter; records left out are excluded with their rule; bad settings are 400 with their path', async () => {
   const ws = await workspace('sync-settings');

@@ -4,7 +4,8 @@
  * and reads of what the sync did.
  */
 import assert from 'node:assert/strict';
-import type { ApiAnswer } from './e2e-hub.ts';
+import type { ApiAnswer, E2EHub } from './e2e-hub.ts';
+import { createRecordReader } from '../../libs/store/records.ts';
 import { eventually } from './env.ts';
 import type { ReceivedRequest } from '../emulators/base.ts';
 
@@ -86,4 +87,15 @@ export async function sendEvents(api: Api, events: unknown[]): Promise<void> {
     const res = await api('POST', '/v1/events', { events: events.slice(i, i + 500) });
     assert.equal(res.status, 202, JSON.stringify(res.body));
   }
+}
+
+/** A fresh workspace of the shared hub, with its own records and connections. */
+export async function freshWorkspace(hub: E2EHub, name: string) {
+  const ws = await hub.newWorkspace(`${name}-${Date.now().toString(36)}`);
+  const reader = createRecordReader(hub.store.db);
+  return {
+    ...ws,
+    records: async (object: string) => (await reader.list(ws.workspaceId, object, { afterRecordId: null, limit: 100_000 })).filter((r) => !r.deleted),
+    record: (object: string, id: string) => reader.get(ws.workspaceId, object, id),
+  };
 }

@@ -5,7 +5,7 @@
  * `/internal/workspaces/<its id>/…`, so a workspace reaches only its own. Bodies are
  * validated by ops, so refusals name the field whichever process answered.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
 import type { ApiDeps } from '../deps.ts';
 import { raise } from '../../../libs/errors/index.ts';
 import { principalOf } from '../../../libs/http-server/auth.ts';
@@ -51,19 +51,23 @@ export function operateRoutes(app: FastifyInstance, d: ApiDeps): void {
   };
   const same = async (request: FastifyRequest, reply: FastifyReply) => send(reply, request.method, request.url, request.method === 'GET' ? undefined : request.body ?? {});
 
-  app.get('/v1/admin/topics', { config: admin, schema: { tags, summary: 'Every hub topic: partitions, offsets, messages/s and bytes/s in (1 and 5 min), retention, compaction' } }, same);
-  app.get('/v1/admin/consumers', { config: admin, schema: { tags, summary: 'Every consumer group: state, members, and per partition the committed and end offsets, lag in messages and seconds, status (ok, lagging, stalled, idle)' } }, same);
-  app.get('/v1/admin/consumers/:group', { config: admin, schema: { tags, summary: 'One group, with the last hour of its lag (?minutes=)' } }, same);
-  app.get('/v1/admin/alerts', { config: admin, schema: { tags, summary: 'Alert rules, channels (chat webhooks by host), what fires now and recent messages' } }, same);
-  app.put('/v1/admin/alerts', { config: admin, schema: { tags, summary: 'Replace the alert rules and channels: {"rules": [{"id", "when": lag_seconds_above|dlq_grew|group_stalled|group_no_members, "group"?, "seconds"?, "forMinutes"?}], "channels": {"email"?, "chat"?}}' } }, same);
-  app.get('/v1/admin/dlq/:group', { config: admin, schema: { tags, summary: 'Messages a group parked: origin, key, error, when, the value decoded and masked (?status=&limit=&after=)' } }, same);
-  app.get('/v1/admin/dlq/:group/:id', { config: admin, schema: { tags, summary: 'One parked message' } }, same);
-  app.post('/v1/admin/dlq/:group/redrive', { config: admin, schema: { tags, summary: 'Put parked messages back on their topic, each once: {"ids"?, "dryRun"?}' } }, same);
-  app.post('/v1/admin/replays', { config: admin, schema: { tags, summary: 'Plan (dryRun) or start a replay of a group or a projection rebuild: {"group"|"projection", "from"?: {"timestamp"}|{"offsets"}, "to"?, "dryRun"?}' } }, same);
-  app.get('/v1/admin/replays', { config: admin, schema: { tags, summary: 'Recent replays, rebuilds and backfills' } }, same);
-  app.get('/v1/admin/replays/:replayId', { config: admin, schema: { tags, summary: 'A replay\'s progress: done of total, rate, eta, result' } }, same);
-  app.post('/v1/admin/replays/:replayId/cancel', { config: admin, schema: { tags, summary: 'Cancel a running replay' } }, same);
-  app.post('/v1/admin/projections/:projection/verify', { config: admin, schema: { tags, summary: 'Rebuild a projection twice into scratch collections and compare their content hashes (a replay; read its result)' } }, same);
+  // The operator's routes are ops' own, forwarded as they are: (method, url, summary for /docs).
+  const adminRoutes: [HTTPMethods, string, string][] = [
+    ['GET', '/v1/admin/topics', 'Every hub topic: partitions, offsets, messages/s and bytes/s in (1 and 5 min), retention, compaction'],
+    ['GET', '/v1/admin/consumers', 'Every consumer group: state, members, and per partition the committed and end offsets, lag in messages and seconds, status (ok, lagging, stalled, idle)'],
+    ['GET', '/v1/admin/consumers/:group', 'One group, with the last hour of its lag (?minutes=)'],
+    ['GET', '/v1/admin/alerts', 'Alert rules, channels (chat webhooks by host), what fires now and recent messages'],
+    ['PUT', '/v1/admin/alerts', 'Replace the alert rules and channels: {"rules": [{"id", "when": lag_seconds_above|dlq_grew|group_stalled|group_no_members, "group"?, "seconds"?, "forMinutes"?}], "channels": {"email"?, "chat"?}}'],
+    ['GET', '/v1/admin/dlq/:group', 'Messages a group parked: origin, key, error, when, the value decoded and masked (?status=&limit=&after=)'],
+    ['GET', '/v1/admin/dlq/:group/:id', 'One parked message'],
+    ['POST', '/v1/admin/dlq/:group/redrive', 'Put parked messages back on their topic, each once: {"ids"?, "dryRun"?}'],
+    ['POST', '/v1/admin/replays', 'Plan (dryRun) or start a replay of a group or a projection rebuild: {"group"|"projection", "from"?: {"timestamp"}|{"offsets"}, "to"?, "dryRun"?}'],
+    ['GET', '/v1/admin/replays', 'Recent replays, rebuilds and backfills'],
+    ['GET', '/v1/admin/replays/:replayId', 'A replay\'s progress: done of total, rate, eta, result'],
+    ['POST', '/v1/admin/replays/:replayId/cancel', 'Cancel a running replay'],
+    ['POST', '/v1/admin/projections/:projection/verify', 'Rebuild a projection twice into scratch collections and compare their content hashes (a replay; read its result)'],
+  ];
+  for (const [method, url, summary] of adminRoutes) app.route({ method, url, config: admin, schema: { tags, summary }, handler: same });
 
   const own = (request: FastifyRequest) => `/internal/workspaces/${encodeURIComponent(principalOf(request).workspaceId)}`;
   const ownWorkflow = async (request: FastifyRequest) => {
