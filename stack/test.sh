@@ -14,4 +14,4 @@ if [ "$#" -gt 0 ]; then
 else
   mapfile -t files < <(find test/unit test/contract test/integration test/e2e -name '*.test.ts' 2>/dev/null | sort)
 fi
-exec node --import tsx --test --test-concurrency=2 --test-timeout=600000 --test-reporter=spec "${files[@]}"
+exec node --import tsx --test --test-concurrency=2 --test-timeout=1800000 --test-reporter=spec "${files[@]}"
