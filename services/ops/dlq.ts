@@ -15,7 +15,7 @@ import type { EventBus } from '../../libs/kafka/producer.ts';
 import type { AvroSerde } from '../../libs/kafka/serde.ts';
 import type { CollectionSpec } from '../../libs/store/mongo.ts';
 import { isDuplicateKey, storeError } from '../../libs/store/errors.ts';
-import { errorMessage, raise } from '../../libs/errors/index.ts';
+import { errorMessage, HubError, raise } from '../../libs/errors/index.ts';
 import { maskHeaders, maskValue } from './mask.ts';
 import { readRanges } from './range-reader.ts';
 
@@ -42,6 +42,24 @@ export interface DlqEntry {
   redrivenAt: string | null;
   redriveCount: number;
 }
+
+/**
+ * How an entry is stored: header names ("hub.event-id") and the keys of a decoded value
+ * may hold '.' or start with '$', which a MongoDB-wire store refuses as field names, so
+ * headers are stored as a list of {name, value} (it takes no nested arrays either) and the value as JSON text.
+ */
+interface StoredDlqEntry extends Omit<DlqEntry, 'headers' | 'value'> {
+  headers: { name: string; value: string }[];
+  valueJson: string | null;
+}
+
+const toStored = ({ headers, value, ...rest }: DlqEntry): StoredDlqEntry => ({
+  ...rest, headers: Object.entries(headers).map(([name, value]) => ({ name, value })), valueJson: value === null || value === undefined ? null : JSON.stringify(value),
+});
+
+const fromStored = ({ headers, valueJson, ...rest }: StoredDlqEntry): DlqEntry => ({
+  ...rest, headers: Object.fromEntries(headers.map((h) => [h.name, h.value])), value: valueJson === null ? null : JSON.parse(valueJson) as unknown,
+});
 
 export const dlqCollection: CollectionSpec = { name: 'dlq_messages', indexes: [{ name: 'by_group', key: { group: 1, dlqOffset: 1 } }] };
 
@@ -100,16 +118,29 @@ export interface RedriveResult {
 }
 
 export function createDlq(d: DlqDeps) {
-  const entries: Collection<DlqEntry> = d.db.collection<DlqEntry>(dlqCollection.name);
+  const entries: Collection<StoredDlqEntry> = d.db.collection<StoredDlqEntry>(dlqCollection.name);
   let consumer: Consumer | null = null;
   let following = '';
   const locks = new Map<string, Promise<unknown>>();
 
-  const store = async (e: DlqEntry) => {
+  const insert = async (e: DlqEntry) => {
     try {
-      await entries.insertOne(e);
+      await entries.insertOne(toStored(e));
     } catch (err) {
       if (!isDuplicateKey(err)) throw storeError(err, 'indexing a parked message');
+    }
+  };
+  /**
+   * An entry the store refuses (too large, say) is indexed without its headers and value,
+   * which stay readable on the DLQ topic: the index must not stop at one odd message.
+   */
+  const store = async (e: DlqEntry) => {
+    try {
+      await insert(e);
+    } catch (err) {
+      if (!(err instanceof HubError && err.code === 'STORE_REJECTED')) throw err;
+      d.log.warn({ id: e._id, err: errorMessage(err) }, 'parked message indexed without its headers and value');
+      await insert({ ...e, headers: {}, value: null, valueNote: `not indexed in full (${errorMessage(err)}); read it at ${e.dlqTopic}/${e.dlqPartition}@${e.dlqOffset}` });
     }
   };
 
@@ -123,6 +154,12 @@ export function createDlq(d: DlqDeps) {
     if (topics.length === 0) return;
     const c = d.kafka.consumer({ groupId: `${d.prefix}ops.dlq-index`, sessionTimeout: 30_000, heartbeatInterval: 3000, allowAutoTopicCreation: false });
     try {
+      // A crash that kafkajs does not restart from leaves the index behind: follow again at the next sample.
+      c.on(c.events.CRASH, ({ payload }) => {
+        if (payload.restart) return;
+        d.log.warn({ err: errorMessage(payload.error) }, 'the DLQ index stopped; following again at the next sample');
+        if (consumer === c) following = '';
+      });
       await c.connect();
       for (const topic of topics) await c.subscribe({ topic, fromBeginning: true });
       await c.run({
@@ -152,7 +189,7 @@ export function createDlq(d: DlqDeps) {
     if (filter.workspaceId) q.workspaceId = filter.workspaceId;
     if (filter.status) q.status = filter.status;
     try {
-      const all = await entries.find(q).toArray();
+      const all = (await entries.find(q).toArray()).map(fromStored);
       all.sort((a, b) => (a.parkedAt < b.parkedAt ? -1 : a.parkedAt > b.parkedAt ? 1 : a._id < b._id ? -1 : 1));
       const start = after ? all.findIndex((e) => e._id === after) + 1 : 0;
       const page = all.slice(start, start + limit);
@@ -170,7 +207,7 @@ export function createDlq(d: DlqDeps) {
     const q: Record<string, unknown> = {};
     if (o.group) q.group = o.group;
     if (o.workspaceId) q.workspaceId = o.workspaceId;
-    const all = await entries.find(q).toArray().catch((err: unknown) => { throw storeError(err, 'reading parked messages'); });
+    const all = (await entries.find(q).toArray().catch((err: unknown) => { throw storeError(err, 'reading parked messages'); })).map(fromStored);
     const byId = new Map(all.map((e) => [e._id, e]));
     const chosen = o.ids ? o.ids.map((id, i) => {
       const e = byId.get(id);
@@ -237,7 +274,7 @@ export function createDlq(d: DlqDeps) {
 
   return {
     follow, list, redrive, parkedCounts,
-    get: (id: string) => entries.findOne({ _id: id }).then((e) => (e ? view(e) : null)),
+    get: (id: string) => entries.findOne({ _id: id }).then((e) => (e ? view(fromStored(e)) : null)),
     async stop() {
       if (consumer) await consumer.disconnect().catch(() => undefined);
     },
