@@ -1,7 +1,6 @@
 /**
  * The reliability scenarios (test/reliability/) in their short versions: under a minute
- * of mixed load each, with their fault. Soak and kill here; broker, store and poison run
- * with `npm run reliability` until their short versions pass with all eight services. Nothing acknowledged is lost, nothing happens
+ * of mixed load each, with their fault. Nothing acknowledged is lost, nothing happens
  * twice; the long versions are run by hand (`npm run reliability -- <scenario>`) and
  * their figures kept in RELIABILITY.md.
  */
@@ -34,4 +33,24 @@ test('soak (short): steady mixed load, nothing lost or doubled', { timeout: 600_
 test('kill (short): every service killed with SIGKILL under load and restarted, nothing lost or doubled', { timeout: 600_000 }, async (t) => {
   const report = await run(t, 'kill');
   for (const name of hubServices) assert.ok((report.restarts[name] ?? 0) >= 1, `${name} was killed and restarted`);
+});
+
+test('broker (short): Kafka away under load: 503 with Retry-After meanwhile, retrying clients lose nothing', { timeout: 600_000 }, async (t) => {
+  const report = await run(t, 'broker');
+  assert.ok(report.load.unavailable > 0, 'the ingress refused while the broker was away');
+  assert.equal(report.load.unavailableWithRetryAfter, report.load.unavailable, 'every 503 says when to retry');
+});
+
+test('store (short): FerretDB away under load: 503 with Retry-After or waiting, the backlog drains after', { timeout: 600_000 }, async (t) => {
+  const report = await run(t, 'store');
+  assert.equal(report.load.unavailableWithRetryAfter, report.load.unavailable, 'every 503 says when to retry');
+});
+
+test('poison (short): undecodable and foreign messages on every consumed topic go to their groups\' DLQs; every consumer goes on', { timeout: 600_000 }, async (t) => {
+  const report = await run(t, 'poison');
+  assert.ok(report.poison, 'poison was injected');
+  assert.deepEqual(report.poison.missing, [], 'every poison message parked on the DLQ of every group consuming its topic');
+  assert.equal(report.poison.parked, report.poison.expectedParked);
+  assert.deepEqual(Object.keys(report.poison.codes), ['MESSAGE_UNDECODABLE'], 'parked with the reason');
+  assert.deepEqual(report.restarts, {}, 'no consumer crashed on poison');
 });
