@@ -19,7 +19,7 @@ const TYPES: Record<string, string> = { '.js': 'text/javascript; charset=utf-8',
 function files(): Map<string, { type: string; body: Buffer }> {
   const out = new Map<string, { type: string; body: Buffer }>();
   const add = (name: string, file: string) => out.set(name, { type: TYPES[path.extname(file)]!, body: readFileSync(file) });
-  for (const f of ['index.html', 'app.js', 'pages.js', 'ui.js', 'style.css']) add(f, path.join(here, 'console', f));
+  for (const f of ['index.html', 'app.js', 'pages.js', 'sync.js', 'ui.js', 'style.css']) add(f, path.join(here, 'console', f));
   add('vendor/preact.js', path.join(pkgDir('preact'), 'dist/preact.module.js'));
   add('vendor/hooks.js', path.join(pkgDir('preact'), 'hooks/dist/hooks.module.js'));
   add('vendor/htm.js', path.join(pkgDir('htm'), 'dist/htm.module.js'));

@@ -3,6 +3,7 @@ import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { html, api, session, Err } from './ui.js';
 import * as pages from './pages.js';
+import * as sync from './sync.js';
 
 async function whoAmI() {
   try {
@@ -25,7 +26,7 @@ function SignIn({ onIn }) {
   };
   return html`<form class="signin card" onSubmit=${submit}>
     <h2>Sign in to the hub</h2>
-    <p class="muted">A workspace API key shows its workflows, runs and parked messages; the admin token shows the operator pages (topics, consumer groups, DLQs, replays, alerts).</p>
+    <p class="muted">A workspace API key shows its workflows, runs, sync connections and parked messages; the admin token shows the operator pages (topics, consumer groups, DLQs, replays, alerts).</p>
     <${Err} error=${error} />
     <p><input type="password" name="token" aria-label="API key or admin token" placeholder="API key or admin token" value=${token} onInput=${(e) => setToken(e.target.value)} autofocus /></p>
     <button type="submit">Sign in</button>
@@ -33,7 +34,7 @@ function SignIn({ onIn }) {
 }
 
 const NAV = {
-  workspace: [['/workflows', 'Workflows'], ['/runs', 'Runs'], ['/dlq', 'Parked messages']],
+  workspace: [['/workflows', 'Workflows'], ['/runs', 'Runs'], ['/sync', 'Sync'], ['/dlq', 'Parked messages']],
   admin: [['/consumers', 'Consumer groups'], ['/topics', 'Topics'], ['/dlq', 'DLQ'], ['/replays', 'Replays'], ['/alerts', 'Alerts']],
 };
 
@@ -55,6 +56,7 @@ function route(who, hash) {
   switch (parts[0]) {
     case 'workflows': return parts[1] ? html`<${pages.Workflow} id=${parts[1]} />` : html`<${pages.Workflows} />`;
     case 'runs': return parts[1] ? html`<${pages.Run} id=${parts[1]} />` : html`<${pages.Runs} query=${query} />`;
+    case 'sync': return parts[1] ? html`<${sync.SyncConnection} id=${parts[1]} query=${query} />` : html`<${sync.SyncConnections} />`;
     case 'dlq': return html`<${pages.Dlq} admin=${admin} query=${query} />`;
     case 'topics': return html`<${pages.Topics} />`;
     case 'consumers': return html`<${pages.Consumers} />`;
