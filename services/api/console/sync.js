@@ -70,7 +70,7 @@ function SyncRecords({ id, object, state, running, onState, onChange }) {
     <table><thead><tr><th>Hub record</th><th>App record</th><th>Reason</th><th>The app's answer</th><th>Since</th><th></th></tr></thead><tbody>
     ${list.map((r) => html`<tr data-hub-id=${r.hubId ?? ''}>
       <td><code>${r.hubId ?? '–'}</code></td><td><code>${r.appId ?? '–'}</code></td>
-      <td>${r.reason ? html`<strong>${r.reason.code}</strong> ${r.reason.message}${r.reason.rule ? html` <span class="muted">(rule <code>${r.reason.rule}</code>)</span>` : null}` : '–'}</td>
+      <td class="reason">${r.reason ? html`<strong>${r.reason.code}</strong> ${r.reason.message}${r.reason.rule ? html` <span class="muted">(rule <code>${r.reason.rule}</code>)</span>` : null}` : '–'}</td>
       <td class="answer">${r.reason?.app === undefined ? '–' : html`<${AppAnswer} value=${r.reason.app} />`}</td><td class="when">${when(r.updatedAt)}</td>
       <td>${r.state === 'deleted' && r.hubId ? html`<button disabled=${!running} onClick=${() => resync([r.hubId])}>Resync</button>` : null}</td></tr>`)}
     </tbody></table>
