@@ -27,9 +27,25 @@ export function envFor(config: BaseConfig, extra: Record<string, string> = {}): 
   };
 }
 
+/** Services this process started and that still run: killed when it exits, however it exits. */
+const running = new Set<ChildProcess>();
+let reaping = false;
+
+function reapOnExit(): void {
+  if (reaping) return;
+  reaping = true;
+  process.on('exit', () => { for (const c of running) c.kill('SIGKILL'); });
+  // A test file or bench stopped with a signal would otherwise leave its services running (and loading the machine).
+  process.once('SIGTERM', () => process.exit(143));
+  process.once('SIGINT', () => process.exit(130));
+}
+
 /** Runs services/<name>/main.ts as its own process, as `npm start` does. */
 export function startService(name: string, env: NodeJS.ProcessEnv): ServiceProcess {
+  reapOnExit();
   const child = spawn(process.execPath, ['--import', 'tsx', `services/${name}/main.ts`], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  child.on('exit', () => running.delete(child));
   let text = '';
   let onStarted: () => void = () => undefined;
   const started = new Promise<void>((resolve) => { onStarted = resolve; });
