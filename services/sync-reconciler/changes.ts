@@ -7,11 +7,11 @@
  * the pure reconcile logic and written by writes.ts.
  */
 import type { AppRecord, ChangeNotice } from '../../libs/sync/connector.ts';
-import { decideChange, decideAssociation, associationKinds, projectApp, projectHub, valuesHash, type Decision, type LinkState } from '../../libs/sync/reconcile/index.ts';
+import { decideChange, decideAssociation, projectApp, projectHub, valuesHash, type Decision, type LinkState } from '../../libs/sync/reconcile/index.ts';
 import type { LinkDocument } from '../../libs/store/sync.ts';
 import type { ConsumedMessage } from '../../libs/kafka/consumer.ts';
 import type { SyncInbound } from '../../libs/kafka/events.ts';
-import { decisionEvent, hubFieldsOf, parseJson, type Pair, type PairDeps } from './pair.ts';
+import { decisionEvent, hubFieldsOf, kindsFrom, parseJson, type Pair, type PairDeps } from './pair.ts';
 import { applyDecisions, linkBase, newContext, hubWrite, type WriteContext } from './writes.ts';
 
 export interface HubChangeData { record?: string | null; version?: number; deleted?: boolean; occurredAt?: number; reread?: boolean }
@@ -183,9 +183,6 @@ export async function syncAppRecords(p: Pair, d: PairDeps, changes: readonly (Ap
   await applyDecisions(p, d, decisions, ctx);
   await appAssociations(p, d, assoc.map((l) => ctx.links.get(l.hubId) ?? l), ctx);
 }
-
-const kindsFrom = (p: Pair) => (Object.entries(associationKinds) as [keyof typeof associationKinds, (typeof associationKinds)[keyof typeof associationKinds]][])
-  .filter(([kind, k]) => k.from === p.object && p.settings.objects[k.to] && (p.connector.objects[p.object]?.associations ?? []).includes(kind));
 
 function associationFieldsChanged(p: Pair, before: Record<string, unknown>, after: Record<string, unknown>): boolean {
   return kindsFrom(p).some(([, k]) => (before[k.hubField] ?? null) !== (after[k.hubField] ?? null));

@@ -7,7 +7,7 @@
  * effect, so a crash repeats the effect (made idempotent by derived ids, Idempotency-Keys,
  * the intent recorded before a HubSpot create and 409 resolution) rather than losing it.
  */
-import type { AppRecord, WriteInput, WriteResult } from '../../libs/sync/connector.ts';
+import type { AppRecord, AssociationKind, WriteInput, WriteResult } from '../../libs/sync/connector.ts';
 import type { Decision } from '../../libs/sync/reconcile/index.ts';
 import { causedEnvelope, envelopeHeaders } from '../../libs/kafka/envelope.ts';
 import { recordEventKey, type RecordChanged } from '../../libs/kafka/events.ts';
@@ -15,7 +15,7 @@ import type { OutgoingEvent } from '../../libs/kafka/producer.ts';
 import { derivedId } from '../../libs/sync/messages.ts';
 import { isRetriable, type HubError } from '../../libs/errors/index.ts';
 import { linkId, type LinkDocument, type RecordReason } from '../../libs/store/sync.ts';
-import { decisionEvent, followUp, hubFieldsOf, parseJson, type Pair, type PairDeps } from './pair.ts';
+import { decisionEvent, followUp, hubFieldsOf, kindsFrom, parseJson, type Pair, type PairDeps } from './pair.ts';
 
 /** What a batch of decisions may need besides the decisions: current records of both sides and when each change happened. */
 export interface WriteContext {
@@ -140,7 +140,10 @@ export async function applyDecisions(p: Pair, d: PairDeps, decisions: readonly D
     const results: WriteResult[] = [];
     for (const c of creates) {
       const hub = ctx.hub.get(c.sourceId);
-      const input: WriteInput = { ref: c.sourceId, properties: c.fields, version: hub?.version ?? 0, ...(c.keys ? { keys: c.keys } : {}) };
+      const associations = hub ? await createAssociations(p, d, hub.fields) : [];
+      const input: WriteInput = {
+        ref: c.sourceId, properties: c.fields, version: hub?.version ?? 0, ...(c.keys ? { keys: c.keys } : {}), ...(associations.length > 0 ? { associations } : {}),
+      };
       if (p.connector.idempotency === 'match') {
         const prior = await d.state.unlinked(cid, p.object, 'hub', c.sourceId);
         if (prior?.state === 'creating') {
@@ -241,6 +244,23 @@ export async function applyDecisions(p: Pair, d: PairDeps, decisions: readonly D
     ctx.links.set(link.hubId, link);
     await d.state.putLink(link);
   }
+}
+
+/**
+ * The associations a new app record is created with: each association field of the hub
+ * record (companyId, personId) whose target is linked, as the target's app id. A target not
+ * linked yet is left out (the association pass adds it later; a Stripe invoice without its
+ * customer is refused, failing, and retried on the next poll).
+ */
+async function createAssociations(p: Pair, d: PairDeps, fields: Readonly<Record<string, unknown>>): Promise<NonNullable<WriteInput['associations']>> {
+  const out: { kind: AssociationKind; toId: string }[] = [];
+  for (const [kind, k] of kindsFrom(p)) {
+    const target = fields[k.hubField];
+    if (typeof target !== 'string' || target === '') continue;
+    const link = await d.state.link(p.c.connectionId, k.to, target);
+    if (link && !link.deletedOn) out.push({ kind, toId: link.appId });
+  }
+  return out;
 }
 
 /**
