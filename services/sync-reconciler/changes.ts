@@ -12,7 +12,7 @@ import type { LinkDocument } from '../../libs/store/sync.ts';
 import type { ConsumedMessage } from '../../libs/kafka/consumer.ts';
 import type { SyncInbound } from '../../libs/kafka/events.ts';
 import { decisionEvent, hubFieldsOf, kindsFrom, parseJson, type Pair, type PairDeps } from './pair.ts';
-import { applyDecisions, linkBase, newContext, hubWrite, type WriteContext } from './writes.ts';
+import { applyDecisions, linkBase, newContext, hubIdFor, hubWrite, type WriteContext } from './writes.ts';
 
 export interface HubChangeData { record?: string | null; version?: number; deleted?: boolean; occurredAt?: number; reread?: boolean }
 export interface AppChangeData { notice?: ChangeNotice; record?: AppRecord }
@@ -181,7 +181,9 @@ export async function syncAppRecords(p: Pair, d: PairDeps, changes: readonly (Ap
     }
   }
   await applyDecisions(p, d, decisions, ctx);
-  await appAssociations(p, d, assoc.map((l) => ctx.links.get(l.hubId) ?? l), ctx);
+  // Records just created in the hub take the app record's associations too (a new HubSpot deal's company and contact).
+  const created = decisions.flatMap((x) => (x.kind === 'create' && x.side === 'hub' ? [ctx.links.get(hubIdFor(p, x.sourceId))] : [])).filter((l): l is LinkDocument => l !== undefined);
+  await appAssociations(p, d, [...assoc.map((l) => ctx.links.get(l.hubId) ?? l), ...created], ctx);
 }
 
 function associationFieldsChanged(p: Pair, before: Record<string, unknown>, after: Record<string, unknown>): boolean {

@@ -65,7 +65,8 @@ const enabled = { enabled: true, direction: 'two-way', conflictWinner: 'app' } a
 test('HubSpot deals ↔ opportunities: initial sync creates each side\'s deals with deal ↔ company (primary) and deal ↔ contact kept both ways, then a change each way, fields and associations', async () => {
   const ws = await workspace('sync-deals');
   const secret = 'deals-client-secret';
-  const options: ExternalCrmOptions = { webhook: { url: 'http://127.0.0.1:1/unset', clientSecret: secret, events: 'all' } };
+  // HubSpot batches its events in one request; the poll is slow here, so what reaches the hub came by webhook.
+  const options: ExternalCrmOptions = { webhook: { url: 'http://127.0.0.1:1/unset', clientSecret: secret, events: 'all', batch: true } };
   const crm = await hubspot(options);
   const acme = crm.seed('companies', { name: 'Acme', domain: 'acme.example' });
   const initech = crm.seed('companies', { name: 'Initech', domain: 'initech.example' });
@@ -74,6 +75,9 @@ test('HubSpot deals ↔ opportunities: initial sync creates each side\'s deals w
   crm.seedAssociation('deals', renewal.id, 'companies', initech.id, false);
   crm.seedAssociation('deals', renewal.id, 'companies', acme.id, true);
   crm.seedAssociation('deals', renewal.id, 'contacts', wile.id);
+  // Last changed long ago: no poll reads it again, whatever the search's consistency margin.
+  const old = crm.seed('deals', { dealname: 'Acme support', amount: '900', dealstage: 'closedwon', pipeline: 'default' }, new Date(Date.now() - 3600_000));
+  crm.seedAssociation('deals', old.id, 'companies', acme.id, true);
 
   await sendEvents(ws.api, [
     rec('companies', 'co-globex', { name: 'Globex', domain: 'globex.example' }),
@@ -82,13 +86,13 @@ test('HubSpot deals ↔ opportunities: initial sync creates each side\'s deals w
   ]);
   await eventually('hub records projected', async () => (await ws.records('opportunities')).length === 1 && (await ws.records('people')).length === 1 && (await ws.records('companies')).length === 1);
 
-  const { connectionId, webhookUrl } = await connect(ws.api, { app: 'hubspot', name: 'HubSpot deals', baseUrl: crm.url, token: crm.token, webhookSecret: secret, objects: { deals: enabled } });
+  const { connectionId, webhookUrl } = await connect(ws.api, { app: 'hubspot', name: 'HubSpot deals', baseUrl: crm.url, token: crm.token, webhookSecret: secret, pollIntervalMs: 300_000, objects: { deals: enabled } });
   options.webhook!.url = webhookUrl;
   const view = await waitForStatus(ws.api, connectionId, 'running', 120_000);
   assert.equal(view.objects.deals!.enabled, true);
 
   // Fields: the hub's opportunity in HubSpot, with HubSpot's values (strings, stage ids, epoch-ms dates).
-  const deals = await eventually('two deals in HubSpot', async () => (live(crm, 'deals').length === 2 ? live(crm, 'deals') : null));
+  const deals = await eventually('three deals in HubSpot', async () => (live(crm, 'deals').length === 3 ? live(crm, 'deals') : null));
   const globexDeal = deals.find((d) => d.properties.dealname === 'Globex expansion')!;
   assert.ok(globexDeal, 'the hub opportunity created in HubSpot');
   assert.equal(globexDeal.properties.amount, '1200.5');
@@ -96,7 +100,7 @@ test('HubSpot deals ↔ opportunities: initial sync creates each side\'s deals w
   assert.equal(globexDeal.properties.pipeline, 'default');
   assert.equal(globexDeal.properties.closedate, epochDay('2027-03-31'));
   // HubSpot's deal in the hub, with the hub's values.
-  const opps = await eventually('two opportunities in the hub', async () => { const l = await ws.records('opportunities'); return l.length === 2 ? l : null; });
+  const opps = await eventually('three opportunities in the hub', async () => { const l = await ws.records('opportunities'); return l.length === 3 ? l : null; });
   const renewalHub = opps.find((o) => o.fields.name === 'Acme renewal')!;
   assert.ok(renewalHub, 'the HubSpot deal created in the hub');
   assert.equal(renewalHub.fields.amount, 5000);
@@ -141,6 +145,30 @@ test('HubSpot deals ↔ opportunities: initial sync creates each side\'s deals w
   }, 30_000, 250);
   assert.equal(moved.fields.companyId, acmeHubId, 'the association stays');
   assert.equal(moved.fields.personId, people.hubIdOf(wile.id));
+
+  // HubSpot → hub: a user makes another company the deal's primary one (an associationChange webhook; the deal's modification date does not move).
+  const oldHub = opps.find((o) => o.fields.name === 'Acme support')!;
+  await eventually('the old deal\'s company in the hub', async () => (await ws.record('opportunities', oldHub.recordId))?.fields.companyId === acmeHubId, 30_000, 250);
+  await crm.userAssociate('deals', old.id, 'companies', initech.id, true);
+  await eventually('the new primary company on the hub opportunity', async () => (await ws.record('opportunities', oldHub.recordId))?.fields.companyId === companies.hubIdOf(initech.id), 30_000, 250);
+
+  // New records after the initial sync keep their associations too, each way.
+  await sendEvents(ws.api, [rec('opportunities', 'opp-new', { name: 'Globex phase 2', amount: 800, stage: 'Appointment Scheduled', pipeline: 'default', companyId: 'co-globex', personId: 'p-hank' })]);
+  const newDeal = await eventually('the new hub opportunity in HubSpot', async () => live(crm, 'deals').find((d) => d.properties.dealname === 'Globex phase 2'), 30_000, 250);
+  await eventually('with its company and contact', async () => {
+    const co = await hubspotAssociations(crm, 'deals', newDeal.id, 'companies');
+    const ct = await hubspotAssociations(crm, 'deals', newDeal.id, 'contacts');
+    return co.some((a) => a.toId === globexId && a.typeIds.includes(5)) && ct.some((a) => a.toId === hankId);
+  }, 30_000, 250);
+  // A deal created from the company's page: its creation and associations come in one batch of events.
+  await crm.userEdit('deals', undefined, { dealname: 'Initech upsell', amount: '640', dealstage: 'presentationscheduled', pipeline: 'default' }, [{ to: 'companies', id: initech.id }, { to: 'contacts', id: wile.id }]);
+  const userOpp = await eventually('the new HubSpot deal in the hub with its company and contact', async () =>
+    (await ws.records('opportunities')).find((o) => o.fields.name === 'Initech upsell' && o.fields.companyId && o.fields.personId), 30_000, 250);
+  assert.equal(userOpp.fields.companyId, companies.hubIdOf(initech.id));
+  assert.equal(userOpp.fields.personId, people.hubIdOf(wile.id));
+  assert.equal(userOpp.fields.stage, 'Presentation Scheduled');
+  assert.equal(live(crm, 'deals').length, 5, 'no deal doubled');
+  assert.equal((await ws.records('opportunities')).length, 5, 'no opportunity doubled');
   assert.equal((await records(ws.api, connectionId, 'state=failing')).length, 0, 'nothing failing');
 });
 
