@@ -138,9 +138,10 @@ export async function applyDecisions(p: Pair, d: PairDeps, decisions: readonly D
   if (creates.length > 0) {
     const inputs: WriteInput[] = [];
     const results: WriteResult[] = [];
-    for (const c of creates) {
+    const associationsOf = await createAssociations(p, d, creates.map((c) => ctx.hub.get(c.sourceId)?.fields ?? {}));
+    for (const [i, c] of creates.entries()) {
       const hub = ctx.hub.get(c.sourceId);
-      const associations = hub ? await createAssociations(p, d, hub.fields) : [];
+      const associations = associationsOf[i]!;
       const input: WriteInput = {
         ref: c.sourceId, properties: c.fields, version: hub?.version ?? 0, ...(c.keys ? { keys: c.keys } : {}), ...(associations.length > 0 ? { associations } : {}),
       };
@@ -252,13 +253,18 @@ export async function applyDecisions(p: Pair, d: PairDeps, decisions: readonly D
  * linked yet is left out (the association pass adds it later; a Stripe invoice without its
  * customer is refused, failing, and retried on the next poll).
  */
-async function createAssociations(p: Pair, d: PairDeps, fields: Readonly<Record<string, unknown>>): Promise<NonNullable<WriteInput['associations']>> {
-  const out: { kind: AssociationKind; toId: string }[] = [];
+async function createAssociations(p: Pair, d: PairDeps, records: readonly Readonly<Record<string, unknown>>[]): Promise<{ kind: AssociationKind; toId: string }[][]> {
+  const out = records.map((): { kind: AssociationKind; toId: string }[] => []);
+  // One read of the target links per kind for the whole batch (an initial sync creates thousands).
   for (const [kind, k] of kindsFrom(p)) {
-    const target = fields[k.hubField];
-    if (typeof target !== 'string' || target === '') continue;
-    const link = await d.state.link(p.c.connectionId, k.to, target);
-    if (link && !link.deletedOn) out.push({ kind, toId: link.appId });
+    const targetOf = (fields: Readonly<Record<string, unknown>>) => (typeof fields[k.hubField] === 'string' && fields[k.hubField] !== '' ? fields[k.hubField] as string : undefined);
+    const wanted = [...new Set(records.map(targetOf).filter((t): t is string => t !== undefined))];
+    if (wanted.length === 0) continue;
+    const links = new Map((await d.state.linksOf(p.c.connectionId, k.to, wanted)).filter((l) => !l.deletedOn).map((l) => [l.hubId, l.appId]));
+    records.forEach((fields, i) => {
+      const toId = links.get(targetOf(fields) ?? '');
+      if (toId) out[i]!.push({ kind, toId });
+    });
   }
   return out;
 }
