@@ -136,6 +136,12 @@ export interface WriteInput {
   version: string | number;
   /** Match keys of this record, used to resolve "already exists" and lost answers without duplicating. */
   keys?: MatchKeys;
+  /**
+   * Creates only: the record's associations, targets as app ids (its primary company, its
+   * contact), made with the record where the app allows it. A Stripe invoice's customer can
+   * only be set when it is created; without one Stripe refuses the invoice.
+   */
+  associations?: readonly { kind: AssociationKind; toId: string }[];
 }
 
 /** The app's own error, kept as it answered. */

@@ -7,12 +7,12 @@
  * the pure reconcile logic and written by writes.ts.
  */
 import type { AppRecord, ChangeNotice } from '../../libs/sync/connector.ts';
-import { decideChange, decideAssociation, associationKinds, projectApp, projectHub, valuesHash, type Decision, type LinkState } from '../../libs/sync/reconcile/index.ts';
+import { decideChange, decideAssociation, projectApp, projectHub, valuesHash, type Decision, type LinkState } from '../../libs/sync/reconcile/index.ts';
 import type { LinkDocument } from '../../libs/store/sync.ts';
 import type { ConsumedMessage } from '../../libs/kafka/consumer.ts';
 import type { SyncInbound } from '../../libs/kafka/events.ts';
-import { decisionEvent, hubFieldsOf, parseJson, type Pair, type PairDeps } from './pair.ts';
-import { applyDecisions, linkBase, newContext, hubWrite, type WriteContext } from './writes.ts';
+import { decisionEvent, hubFieldsOf, kindsFrom, parseJson, type Pair, type PairDeps } from './pair.ts';
+import { applyDecisions, linkBase, newContext, hubIdFor, hubWrite, type WriteContext } from './writes.ts';
 
 export interface HubChangeData { record?: string | null; version?: number; deleted?: boolean; occurredAt?: number; reread?: boolean }
 export interface AppChangeData { notice?: ChangeNotice; record?: AppRecord }
@@ -181,11 +181,10 @@ export async function syncAppRecords(p: Pair, d: PairDeps, changes: readonly (Ap
     }
   }
   await applyDecisions(p, d, decisions, ctx);
-  await appAssociations(p, d, assoc.map((l) => ctx.links.get(l.hubId) ?? l), ctx);
+  // Records just created in the hub take the app record's associations too (a new HubSpot deal's company and contact).
+  const created = decisions.flatMap((x) => (x.kind === 'create' && x.side === 'hub' ? [ctx.links.get(hubIdFor(p, x.sourceId))] : [])).filter((l): l is LinkDocument => l !== undefined);
+  await appAssociations(p, d, [...assoc.map((l) => ctx.links.get(l.hubId) ?? l), ...created], ctx);
 }
-
-const kindsFrom = (p: Pair) => (Object.entries(associationKinds) as [keyof typeof associationKinds, (typeof associationKinds)[keyof typeof associationKinds]][])
-  .filter(([kind, k]) => k.from === p.object && p.settings.objects[k.to] && (p.connector.objects[p.object]?.associations ?? []).includes(kind));
 
 function associationFieldsChanged(p: Pair, before: Record<string, unknown>, after: Record<string, unknown>): boolean {
   return kindsFrom(p).some(([, k]) => (before[k.hubField] ?? null) !== (after[k.hubField] ?? null));

@@ -6,7 +6,7 @@
  */
 import type { Connector, SyncObject } from '../../libs/sync/connector.ts';
 import type { SyncConnection } from '../../libs/sync/connections.ts';
-import type { ObjectSettings, SyncSettings } from '../../libs/sync/reconcile/index.ts';
+import { associationKinds, type ObjectSettings, type SyncSettings } from '../../libs/sync/reconcile/index.ts';
 import type { SyncInbound } from '../../libs/kafka/events.ts';
 import type { EventBus, OutgoingEvent } from '../../libs/kafka/producer.ts';
 import type { RecordReader } from '../../libs/store/records.ts';
@@ -61,3 +61,7 @@ export const parseJson = <T>(text: string | null | undefined, fallback: T): T =>
 export function hubFieldsOf(link: LinkDocument): Record<string, unknown> {
   return parseJson<Record<string, unknown>>(link.hubFields, {});
 }
+
+/** The association kinds this pair's records carry and keep: the target object syncs too and the app has the kind. */
+export const kindsFrom = (p: Pair) => (Object.entries(associationKinds) as [keyof typeof associationKinds, (typeof associationKinds)[keyof typeof associationKinds]][])
+  .filter(([kind, k]) => k.from === p.object && p.settings.objects[k.to] && (p.connector.objects[p.object]?.associations ?? []).includes(kind));

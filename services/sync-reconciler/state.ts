@@ -25,6 +25,8 @@ export interface SyncState {
   /** Every link of a (connection, object): initial sync and association passes. */
   links(connectionId: string, object: string): Promise<LinkDocument[]>;
   linksInState(connectionId: string, object: string, state: LinkDocument['state'], limit: number): Promise<LinkDocument[]>;
+  /** The links of these hub ids (those that have one), in one read. */
+  linksOf(connectionId: string, object: string, hubIds: readonly string[]): Promise<LinkDocument[]>;
   /** Inserts a new link (its app id claimed first); false when either side is linked already. */
   insertLink(doc: LinkDocument): Promise<boolean>;
   /** insertLink for many (one insertMany per collection; the ones that collide take insertLink's slow path); one answer per doc. */
@@ -106,6 +108,13 @@ export function createSyncState(db: Db): SyncState {
       return doc && doc.appId === appId ? doc : null;
     },
     links: (c, o) => guard('listing links', () => links.find({ connectionId: c, object: o }).toArray()),
+    async linksOf(c, o, hubIds) {
+      const out: LinkDocument[] = [];
+      for (let i = 0; i < hubIds.length; i += SLICE) {
+        out.push(...await guard('reading links', () => links.find({ _id: { $in: hubIds.slice(i, i + SLICE).map((h) => linkId(c, o, h)) } }).toArray()));
+      }
+      return out;
+    },
     linksInState: (c, o, state, limit) => guard('listing links', () => links.find({ connectionId: c, object: o, state }).limit(limit).toArray()),
     async insertLink(doc) {
       // The app id is claimed first: a crash between the two writes leaves a claim that the

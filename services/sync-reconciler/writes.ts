@@ -7,7 +7,7 @@
  * effect, so a crash repeats the effect (made idempotent by derived ids, Idempotency-Keys,
  * the intent recorded before a HubSpot create and 409 resolution) rather than losing it.
  */
-import type { AppRecord, WriteInput, WriteResult } from '../../libs/sync/connector.ts';
+import type { AppRecord, AssociationKind, WriteInput, WriteResult } from '../../libs/sync/connector.ts';
 import type { Decision } from '../../libs/sync/reconcile/index.ts';
 import { causedEnvelope, envelopeHeaders } from '../../libs/kafka/envelope.ts';
 import { recordEventKey, type RecordChanged } from '../../libs/kafka/events.ts';
@@ -15,7 +15,7 @@ import type { OutgoingEvent } from '../../libs/kafka/producer.ts';
 import { derivedId } from '../../libs/sync/messages.ts';
 import { isRetriable, type HubError } from '../../libs/errors/index.ts';
 import { linkId, type LinkDocument, type RecordReason } from '../../libs/store/sync.ts';
-import { decisionEvent, followUp, hubFieldsOf, parseJson, type Pair, type PairDeps } from './pair.ts';
+import { decisionEvent, followUp, hubFieldsOf, kindsFrom, parseJson, type Pair, type PairDeps } from './pair.ts';
 
 /** What a batch of decisions may need besides the decisions: current records of both sides and when each change happened. */
 export interface WriteContext {
@@ -138,9 +138,13 @@ export async function applyDecisions(p: Pair, d: PairDeps, decisions: readonly D
   if (creates.length > 0) {
     const inputs: WriteInput[] = [];
     const results: WriteResult[] = [];
-    for (const c of creates) {
+    const associationsOf = await createAssociations(p, d, creates.map((c) => ctx.hub.get(c.sourceId)?.fields ?? {}));
+    for (const [i, c] of creates.entries()) {
       const hub = ctx.hub.get(c.sourceId);
-      const input: WriteInput = { ref: c.sourceId, properties: c.fields, version: hub?.version ?? 0, ...(c.keys ? { keys: c.keys } : {}) };
+      const associations = associationsOf[i]!;
+      const input: WriteInput = {
+        ref: c.sourceId, properties: c.fields, version: hub?.version ?? 0, ...(c.keys ? { keys: c.keys } : {}), ...(associations.length > 0 ? { associations } : {}),
+      };
       if (p.connector.idempotency === 'match') {
         const prior = await d.state.unlinked(cid, p.object, 'hub', c.sourceId);
         if (prior?.state === 'creating') {
@@ -241,6 +245,28 @@ export async function applyDecisions(p: Pair, d: PairDeps, decisions: readonly D
     ctx.links.set(link.hubId, link);
     await d.state.putLink(link);
   }
+}
+
+/**
+ * The associations a new app record is created with: each association field of the hub
+ * record (companyId, personId) whose target is linked, as the target's app id. A target not
+ * linked yet is left out (the association pass adds it later; a Stripe invoice without its
+ * customer is refused, failing, and retried on the next poll).
+ */
+async function createAssociations(p: Pair, d: PairDeps, records: readonly Readonly<Record<string, unknown>>[]): Promise<{ kind: AssociationKind; toId: string }[][]> {
+  const out = records.map((): { kind: AssociationKind; toId: string }[] => []);
+  // One read of the target links per kind for the whole batch (an initial sync creates thousands).
+  for (const [kind, k] of kindsFrom(p)) {
+    const targetOf = (fields: Readonly<Record<string, unknown>>) => (typeof fields[k.hubField] === 'string' && fields[k.hubField] !== '' ? fields[k.hubField] as string : undefined);
+    const wanted = [...new Set(records.map(targetOf).filter((t): t is string => t !== undefined))];
+    if (wanted.length === 0) continue;
+    const links = new Map((await d.state.linksOf(p.c.connectionId, k.to, wanted)).filter((l) => !l.deletedOn).map((l) => [l.hubId, l.appId]));
+    records.forEach((fields, i) => {
+      const toId = links.get(targetOf(fields) ?? '');
+      if (toId) out[i]!.push({ kind, toId });
+    });
+  }
+  return out;
 }
 
 /**

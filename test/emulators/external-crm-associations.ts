@@ -105,7 +105,11 @@ export function createAssociationStore(objects: Record<ObjectType, Map<string, C
 const typesView = (ids: number[]) => ids.map((typeId) => ({ category: 'HUBSPOT_DEFINED', typeId, label: LABELS[typeId] ?? null }));
 
 /** The v4 routes over the store. `typeOf` reads and checks an object type parameter. */
-export function associationRoutes(objects: Record<ObjectType, Map<string, CrmObject>>, store: AssociationStore, typeOf: (name: string) => ObjectType): Route[] {
+export function associationRoutes(
+  objects: Record<ObjectType, Map<string, CrmObject>>, store: AssociationStore, typeOf: (name: string) => ObjectType,
+  /** Told of every association the routes add or remove (the emulator sends its webhooks). */
+  changed: (from: CrmObject, to: CrmObject, removed: boolean) => void = () => undefined,
+): Route[] {
   const recordOf = (type: ObjectType, id: string): CrmObject => {
     const r = objects[type].get(id);
     if (!r || r.archived) throw new ApiError(hubspotError(404, 'OBJECT_NOT_FOUND', `No ${type} with id ${id} exists.`, { context: { id: [id] } }));
@@ -137,6 +141,7 @@ export function associationRoutes(objects: Record<ObjectType, Map<string, CrmObj
     const bad = typeIds.find((t) => !p || (t !== p.unlabeled && t !== p.primary));
     if (!p || bad !== undefined) throw new ApiError(hubspotError(400, 'VALIDATION_ERROR', `${bad ?? 'no'} is not a valid association type between ${from} and ${to}`));
     for (const t of typeIds) store.add(a, b, t);
+    changed(a, b, false);
     return { status: 200, body: { fromObjectTypeId: from, fromObjectId: Number(a.id), toObjectTypeId: to, toObjectId: Number(b.id), labels: typeIds.map((t) => LABELS[t]).filter(Boolean) } };
   };
   return [
@@ -168,7 +173,10 @@ export function associationRoutes(objects: Record<ObjectType, Map<string, CrmObj
       handle(ctx) {
         const a = objects[typeOf(ctx.params.from!)].get(ctx.params.id!);
         const b = objects[typeOf(ctx.params.to!)].get(ctx.params.toId!);
-        if (a && b) store.remove(a, b);
+        if (a && b && (a.associations[b.objectType] ?? []).includes(b.id)) {
+          store.remove(a, b);
+          changed(a, b, true);
+        }
         return { status: 204 };
       },
     },
@@ -192,6 +200,7 @@ export function associationRoutes(objects: Record<ObjectType, Map<string, CrmObj
         : !p || typeIds.length === 0 || typeIds.some((t: number) => t !== p.unlabeled && t !== p.primary) ? `invalid association types ${JSON.stringify(typeIds)} between ${from} and ${to}` : undefined;
       if (problem) return { error: { status: 'error', category: 'VALIDATION_ERROR', message: problem, context: { fromObjectId: [fromId], toObjectId: [toId] } } };
       for (const t of typeIds) store.add(a!, b!, t);
+      changed(a!, b!, false);
       return { result: { fromObjectTypeId: from, fromObjectId: Number(fromId), toObjectTypeId: to, toObjectId: Number(toId), labels: typeIds.map((t: number) => LABELS[t]).filter(Boolean) } };
     }),
   ];

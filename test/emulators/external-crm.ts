@@ -44,10 +44,15 @@ import { isPlainObject } from '../../libs/json/index.ts';
  * given (what the hub verifies) and with HubSpot's `X-HubSpot-Signature-v3` when a
  * `clientSecret` is given. With `events: 'all'`, changes made through the API send events
  * too (changeSource INTEGRATION), as HubSpot does: a sync must not echo its own writes.
+ * Associations added or removed (userAssociate, the v4 routes, `associations` on create)
+ * send `<object>.associationChange` events for each end (contacts, companies, deals,
+ * products), with fromObjectId / toObjectId instead of objectId.
  */
 
 export type ObjectType = 'contacts' | 'companies' | 'deals' | 'products' | 'notes' | 'tasks';
 const OBJECT_TYPES: ObjectType[] = ['contacts', 'companies', 'deals', 'products', 'notes', 'tasks'];
+/** The object types whose associationChange HubSpot's (legacy) webhooks send. */
+const ASSOCIATION_EVENTS = new Set<ObjectType>(['contacts', 'companies', 'deals', 'products']);
 const SINGULAR: Record<ObjectType, string> = { contacts: 'contact', companies: 'company', deals: 'deal', products: 'product', notes: 'note', tasks: 'task' };
 
 const WRITABLE: Record<ObjectType, string[]> = {
@@ -90,12 +95,18 @@ export interface WebhookEvent {
   occurredAt: number;
   subscriptionType: string;
   attemptNumber: number;
-  objectId: number;
+  /** The record's id; absent from associationChange events, which carry fromObjectId and toObjectId. */
+  objectId?: number;
   changeSource: 'CRM_UI' | 'INTEGRATION' | 'IMPORT';
   changeFlag?: 'NEW' | 'DELETED';
   propertyName?: string;
   propertyValue?: string;
   sourceId?: string;
+  associationType?: string;
+  fromObjectId?: number;
+  toObjectId?: number;
+  associationRemoved?: boolean;
+  isPrimaryAssociation?: boolean;
 }
 
 export interface ExternalCrmOptions extends CommonOptions {
@@ -128,10 +139,15 @@ export interface ExternalCrmEmulator extends Emulator {
   seed(objectType: ObjectType, properties: Record<string, string | number | null>, at?: Date): CrmObject;
   /** Puts an association in place silently (no request counted against the rate limit), primary by default where the pair has one. */
   seedAssociation(from: ObjectType, fromId: string, to: ObjectType, toId: string, primary?: boolean): void;
-  /** A HubSpot user creates (id undefined) or edits a record: sends webhook events when configured. */
-  userEdit(objectType: ObjectType, id: string | undefined, properties: Record<string, string | number | null>): Promise<CrmObject>;
+  /**
+   * A HubSpot user creates (id undefined) or edits a record: sends webhook events when configured. `associations`
+   * are made in the same step (a deal created from a company's page), their associationChange events sent with the rest.
+   */
+  userEdit(objectType: ObjectType, id: string | undefined, properties: Record<string, string | number | null>, associations?: readonly { to: ObjectType; id: string; primary?: boolean }[]): Promise<CrmObject>;
   /** A HubSpot user deletes (archives) a record. */
   userDelete(objectType: ObjectType, id: string): Promise<void>;
+  /** A HubSpot user associates two records (primary by default where the pair has one): sends associationChange events when configured. */
+  userAssociate(from: ObjectType, fromId: string, to: ObjectType, toId: string, primary?: boolean): Promise<void>;
   /** Every webhook request sent, with the events it carried. */
   webhookDeliveries: { events: WebhookEvent[]; result: WebhookDelivery | { error: string } }[];
   /** Waits until the webhook deliveries under way (e.g. after API writes with events: 'all') are done. */
@@ -312,6 +328,29 @@ export async function startExternalCrmEmulator(options: ExternalCrmOptions = {})
       }
     }
   };
+  /**
+   * An association added or removed: `<object>.associationChange` for each end whose type
+   * has webhooks (not notes or tasks), from that end to the other, as HubSpot sends them:
+   * no objectId, but fromObjectId / toObjectId, associationType, associationRemoved and
+   * isPrimaryAssociation. Associations do not change either record's modification date.
+   */
+  const queueAssociation = (a: CrmObject, b: CrmObject, source: WebhookEvent['changeSource'], removed: boolean) => {
+    const hook = options.webhook;
+    if (!hook || source === 'IMPORT') return;
+    if (source === 'INTEGRATION' && (hook.events ?? 'user') !== 'all') return;
+    const occurredAt = stamp();
+    for (const [from, to] of [[a, b], [b, a]] as const) {
+      if (!ASSOCIATION_EVENTS.has(from.objectType)) continue;
+      const primaryId = associationTypeId(from.objectType, to.objectType, true);
+      const types = assoc.list(from, to.objectType).find((x) => x.toId === to.id)?.types ?? [];
+      outbox.push({
+        eventId: nextEventId++, subscriptionId: 100_000 + OBJECT_TYPES.indexOf(from.objectType) * 10 + 3, portalId, appId, occurredAt, attemptNumber: 0,
+        subscriptionType: `${SINGULAR[from.objectType]}.associationChange`, changeSource: source, ...(source === 'INTEGRATION' ? { sourceId: String(appId) } : { sourceId: 'userId:4242' }),
+        associationType: `${SINGULAR[from.objectType]}_TO_${SINGULAR[to.objectType]}`.toUpperCase(), fromObjectId: Number(from.id), toObjectId: Number(to.id),
+        associationRemoved: removed, isPrimaryAssociation: !removed && primaryId !== associationTypeId(from.objectType, to.objectType, false) && types.includes(primaryId),
+      });
+    }
+  };
   /** Delivers queued events; API writes do not wait for it (HubSpot delivers asynchronously). */
   const flush = (): Promise<void> => {
     const p = deliver().finally(() => inFlight.delete(p));
@@ -451,6 +490,7 @@ export async function startExternalCrmEmulator(options: ExternalCrmOptions = {})
       const other = objects[target].get(to);
       if (!other || other.archived) throw new ApiError(hubspotError(400, 'VALIDATION_ERROR', `${SINGULAR[target]} ${to} does not exist`));
       assoc.add(record, other, typeId!);
+      queueAssociation(record, other, 'INTEGRATION', false);
     }
   };
 
@@ -652,7 +692,7 @@ export async function startExternalCrmEmulator(options: ExternalCrmOptions = {})
         return batchReply(200, updated, started, errors);
       },
     },
-    ...associationRoutes(objects, assoc, typeNamed),
+    ...associationRoutes(objects, assoc, typeNamed, (from, to, removed) => { queueAssociation(from, to, 'INTEGRATION', removed); void flush(); }),
   ];
 
   const emulator = await startHttpEmulator({
@@ -694,7 +734,7 @@ export async function startExternalCrmEmulator(options: ExternalCrmOptions = {})
       if (!a || !b) throw new Error(`no ${SINGULAR[from]} ${fromId} or ${SINGULAR[to]} ${toId}`);
       assoc.add(a, b, associationTypeId(from, to, primary));
     },
-    async userEdit(type: ObjectType, id: string | undefined, properties: Record<string, string | number | null>): Promise<CrmObject> {
+    async userEdit(type: ObjectType, id: string | undefined, properties: Record<string, string | number | null>, associations: readonly { to: ObjectType; id: string; primary?: boolean }[] = []): Promise<CrmObject> {
       const props = checkProperties(type, properties);
       let r: CrmObject;
       if (id === undefined) r = create(type, props, 'CRM_UI');
@@ -703,8 +743,22 @@ export async function startExternalCrmEmulator(options: ExternalCrmOptions = {})
         if (!existing || existing.archived) throw new Error(`no ${SINGULAR[type]} ${id}`);
         r = update(existing, props, 'CRM_UI');
       }
+      for (const a of associations) {
+        const other = objects[a.to].get(a.id);
+        if (!other || other.archived) throw new Error(`no ${SINGULAR[a.to]} ${a.id}`);
+        assoc.add(r, other, associationTypeId(type, a.to, a.primary ?? true));
+        queueAssociation(r, other, 'CRM_UI', false);
+      }
       await flush();
       return r;
+    },
+    async userAssociate(from: ObjectType, fromId: string, to: ObjectType, toId: string, primary = true): Promise<void> {
+      const a = objects[from].get(fromId);
+      const b = objects[to].get(toId);
+      if (!a || a.archived || !b || b.archived) throw new Error(`no ${SINGULAR[from]} ${fromId} or ${SINGULAR[to]} ${toId}`);
+      assoc.add(a, b, associationTypeId(from, to, primary));
+      queueAssociation(a, b, 'CRM_UI', false);
+      await flush();
     },
     async userDelete(type: ObjectType, id: string): Promise<void> {
       const r = objects[type].get(id);

@@ -130,3 +130,33 @@ test('billing: every change is an event, listed newest first, walked forward wit
     await Promise.all([e.close(), receiver.close()]);
   }
 });
+
+test('external CRM: associations made by a user or through the API send associationChange events for each end with webhooks (fromObjectId, toObjectId, no objectId); notes have none', async () => {
+  const receiver = await startReceiver();
+  const e = await startExternalCrmEmulator({ webhook: { url: `${receiver.url}/hs`, clientSecret: 'cs', events: 'all', batch: true } });
+  try {
+    const company = e.seed('companies', { name: 'Acme', domain: 'acme.example' });
+    const contact = e.seed('contacts', { email: 'wile@acme.example' });
+    const deal = e.seed('deals', { dealname: 'Anvils' });
+    const note = e.seed('notes', { hs_note_body: 'Called' });
+    const modified = deal.properties.hs_lastmodifieddate;
+    await e.userAssociate('deals', deal.id, 'companies', company.id, true);
+    const [first] = receiver.requests.map((r) => JSON.parse(r.body.toString('utf8')) as Record<string, unknown>[]);
+    assert.deepEqual(first!.map((x) => [x.subscriptionType, x.associationType, x.fromObjectId, x.toObjectId, x.isPrimaryAssociation, x.associationRemoved, 'objectId' in x]), [
+      ['deal.associationChange', 'DEAL_TO_COMPANY', Number(deal.id), Number(company.id), true, false, false],
+      ['company.associationChange', 'COMPANY_TO_DEAL', Number(company.id), Number(deal.id), true, false, false],
+    ]);
+    assert.equal(e.objects.deals.get(deal.id)!.properties.hs_lastmodifieddate, modified, 'associations do not move the modification date');
+    assert.equal((await call(`${e.url}/crm/v4/objects/notes/${note.id}/associations/default/contacts/${contact.id}`, e.token, { method: 'PUT' })).status, 200);
+    assert.equal((await call(`${e.url}/crm/v4/objects/deals/${deal.id}/associations/companies/${company.id}`, e.token, { method: 'DELETE' })).status, 204);
+    await e.webhooksSettled();
+    const later = receiver.requests.slice(1).flatMap((r) => JSON.parse(r.body.toString('utf8')) as Record<string, unknown>[]);
+    assert.deepEqual(later.map((x) => [x.subscriptionType, x.changeSource, x.associationRemoved]), [
+      ['contact.associationChange', 'INTEGRATION', false],
+      ['deal.associationChange', 'INTEGRATION', true],
+      ['company.associationChange', 'INTEGRATION', true],
+    ]);
+  } finally {
+    await Promise.all([e.close(), receiver.close()]);
+  }
+});

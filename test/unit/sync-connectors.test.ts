@@ -135,3 +135,14 @@ test('HubSpot: past the search API\'s 10,000-result cap the change listing re-an
     assert.ok(searches.some((r) => JSON.stringify(r.body).includes('"operator":"GTE"')), 're-anchored with a GTE filter');
   });
 });
+
+test('HubSpot: associationChange events name their record by fromObjectId (they carry no objectId) and become association notices', () => {
+  const connector = createHubSpotConnector({ connectionId: 'sc_x', token: new Secret('t'), http });
+  const event = {
+    eventId: 7, subscriptionId: 100_023, portalId: 62_515, appId: 1_160_452, occurredAt: 1_800_000_000_000, subscriptionType: 'deal.associationChange', attemptNumber: 0,
+    changeSource: 'CRM_UI', associationType: 'DEAL_TO_COMPANY', fromObjectId: 512, toObjectId: 901, associationRemoved: false, isPrimaryAssociation: true,
+  };
+  const notices = connector.parseWebhook(Buffer.from(JSON.stringify([event, { ...event, eventId: 8, subscriptionType: 'company.associationChange', associationType: 'COMPANY_TO_DEAL', fromObjectId: 901, toObjectId: 512 }])));
+  assert.deepEqual(notices.map((n) => [n.object, n.id, n.kind, n.eventId]), [['opportunities', '512', 'associations', '7'], ['companies', '901', 'associations', '8']]);
+  assert.throws(() => connector.parseWebhook(Buffer.from(JSON.stringify([{ ...event, fromObjectId: undefined }]))), { code: 'SYNC_WEBHOOK_PAYLOAD_INVALID' });
+});

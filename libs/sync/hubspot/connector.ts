@@ -180,7 +180,12 @@ export function createHubSpotConnector(o: HubSpotOptions): Connector {
   async function writeBatch(op: 'create' | 'update', object: SyncObject, inputs: readonly WriteInput[], signal?: AbortSignal): Promise<WriteResult[]> {
     const answer = await send({
       method: 'POST', path: `/crm/v3/objects/${spec(object).type}/batch/${op}`, resend: op === 'create' ? 'never' : 'always',
-      body: { inputs: inputs.map((x, i) => ({ ...(op === 'update' ? { id: x.id } : {}), properties: op === 'create' ? withValues(x.properties) : x.properties, objectWriteTraceId: String(i) })) },
+      body: {
+        inputs: inputs.map((x, i) => ({
+          ...(op === 'update' ? { id: x.id } : {}), properties: op === 'create' ? withValues(x.properties) : x.properties, objectWriteTraceId: String(i),
+          ...(op === 'create' && x.associations?.length ? { associations: x.associations.map(createAssociation) } : {}),
+        })),
+      },
     }, signal);
     if (answer.status < 400) {
       const out: (WriteResult | undefined)[] = inputs.map(() => undefined);
@@ -344,6 +349,13 @@ export function createHubSpotConnector(o: HubSpotOptions): Connector {
     create, update, find, readAssociations, writeAssociations,
     verifyWebhook: verifyHubSpotWebhook, parseWebhook: parseHubSpotWebhook,
   });
+}
+
+/** An association made with the record (batch create's `associations`): the primary label where the pair has one. */
+function createAssociation(a: { kind: AssociationKind; toId: string }) {
+  const spec = ASSOCIATIONS[a.kind];
+  if (!spec) throw raiseSync('SYNC_OBJECT_UNSUPPORTED', `HubSpot does not sync ${a.kind} associations here`);
+  return { to: { id: a.toId }, types: [{ associationCategory: 'HUBSPOT_DEFINED', associationTypeId: spec.primary ?? spec.unlabeled }] };
 }
 
 /** A create sends only properties with a value ('' clears, which a new record has no need of). */

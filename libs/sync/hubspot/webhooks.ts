@@ -51,8 +51,10 @@ export function parseHubSpotWebhook(body: Buffer): ChangeNotice[] {
   events.forEach((e: unknown, i) => {
     const ev = e as Record<string, unknown> | null;
     const type = typeof ev?.subscriptionType === 'string' ? ev.subscriptionType : undefined;
-    if (!ev || !type || (typeof ev.objectId !== 'number' && typeof ev.objectId !== 'string') || typeof ev.occurredAt !== 'number') {
-      throw raiseSync('SYNC_WEBHOOK_PAYLOAD_INVALID', `HubSpot event ${i} lacks subscriptionType, objectId or occurredAt`);
+    // associationChange events name their record as fromObjectId (and the other end as toObjectId), not objectId.
+    const objectId = type?.endsWith('.associationChange') ? ev?.fromObjectId : ev?.objectId;
+    if (!ev || !type || (typeof objectId !== 'number' && typeof objectId !== 'string') || typeof ev.occurredAt !== 'number') {
+      throw raiseSync('SYNC_WEBHOOK_PAYLOAD_INVALID', `HubSpot event ${i} lacks subscriptionType, objectId (fromObjectId) or occurredAt`);
     }
     const [singular, action] = type.split('.') as [string, string | undefined];
     const object = OBJECT_OF[singular];
@@ -60,7 +62,7 @@ export function parseHubSpotWebhook(body: Buffer): ChangeNotice[] {
     if (!object || !kind) return; // a subscription the sync does not use (tickets, conversations…)
     const property = typeof ev.propertyName === 'string' ? { [ev.propertyName]: ev.propertyValue ?? null } : undefined;
     out.push({
-      object, id: String(ev.objectId), kind, occurredAt: ev.occurredAt, eventId: String(ev.eventId ?? `${type}:${String(ev.objectId)}:${ev.occurredAt}`),
+      object, id: String(objectId), kind, occurredAt: ev.occurredAt, eventId: String(ev.eventId ?? `${type}:${String(objectId)}:${ev.occurredAt}`),
       ...(property && kind === 'updated' ? { properties: property } : {}),
       byIntegration: ev.changeSource === 'INTEGRATION' || ev.changeSource === 'API',
     });

@@ -161,8 +161,10 @@ export function createStripeConnector(o: StripeOptions): Connector {
     }
     // A create sets what has a value ('' clears a field, which a new object has no need of).
     const given = op === 'create' ? Object.fromEntries(Object.entries(input.properties).filter(([, v]) => v !== '' && v !== null)) : input.properties;
+    // An invoice is made for its customer (the invoice-person association), which Stripe sets only on create; without one Stripe refuses it.
+    const customer = input.associations?.find((a) => a.kind === 'invoice-person')?.toId;
     const properties = object === 'invoices' && op === 'create'
-      ? { collection_method: 'send_invoice', ...(given.due_date ? {} : { days_until_due: 30 }), ...given }
+      ? { collection_method: 'send_invoice', ...(given.due_date ? {} : { days_until_due: 30 }), ...given, ...(customer ? { customer } : {}) }
       : given;
     const answer = await send({
       method: 'POST', path: `/v1/${spec(object).path}${op === 'update' ? `/${encodeURIComponent(input.id ?? '')}` : ''}`, resend: 'always',
