@@ -60,8 +60,10 @@ export async function syncHubRecords(p: Pair, d: PairDeps, changes: readonly (Hu
   const now = d.now();
   const linked: LinkDocument[] = [];
   const unlinked: string[] = [];
+  // The batch's links in one read rather than one a change.
+  const known = new Map((await d.state.linksOf(p.c.connectionId, p.object, changes.map((ch) => ch.hubId))).map((l) => [l.hubId, l]));
   for (const ch of changes) {
-    const link = await d.state.link(p.c.connectionId, p.object, ch.hubId);
+    const link = known.get(ch.hubId) ?? null;
     let fields = ch.record ? parseJson<Record<string, unknown> | null>(ch.record, null) : null;
     let version = ch.version ?? 0;
     let deleted = ch.deleted === true;
@@ -138,11 +140,13 @@ export async function syncAppRecords(p: Pair, d: PairDeps, changes: readonly (Ap
   const ctx = newContext();
   const now = d.now();
   const toRead: string[] = [];
+  // The batch's links in two reads rather than two a change.
+  const known = new Map((await d.state.linksOfApp(p.c.connectionId, p.object, changes.map((ch) => ch.appId))).map((l) => [l.appId, l]));
   for (const ch of changes) {
     ctx.changedAt.set(ch.appId, ch.at || now);
     const deleted = ch.notice?.kind === 'deleted' || ch.record?.archived === true;
     if (deleted) {
-      const link = await d.state.linkByApp(p.c.connectionId, p.object, ch.appId);
+      const link = known.get(ch.appId) ?? null;
       if (link) await markDeleted(p, d, link, 'app');
       else await d.state.removeUnlinked(p.c.connectionId, p.object, 'app', ch.appId);
       continue;
@@ -156,14 +160,14 @@ export async function syncAppRecords(p: Pair, d: PairDeps, changes: readonly (Ap
     const { records, missing } = await p.connector.read(p.object, toRead);
     for (const r of records) ctx.app.set(r.id, r);
     for (const id of missing) {
-      const link = await d.state.linkByApp(p.c.connectionId, p.object, id);
+      const link = known.get(id);
       if (link) await markDeleted(p, d, link, 'app');
     }
   }
   const decisions: Decision[] = [];
   const assoc: LinkDocument[] = [];
   for (const app of ctx.app.values()) {
-    const link = await d.state.linkByApp(p.c.connectionId, p.object, app.id);
+    const link = known.get(app.id) ?? null;
     if (link) {
       ctx.links.set(link.hubId, link);
       if (link.deletedOn) { decisionEvent(p, d, { type: 'skip', object: p.object, hubId: link.hubId, appId: link.appId, reason: link.deletedOn === 'app' ? 'deleted-in-app' : 'deleted-in-hub', message: 'resync to recreate it' }); continue; }

@@ -2,7 +2,8 @@
  * Hub changes to the owners: each crm.records change goes onto sync.inbound once for every
  * connection of its workspace that syncs its object (keyed `connectionId:object`), with
  * the record as it is after the change. Routed whatever the direction: the owner keeps
- * the hub record's last fields with the link, which hub writes build on.
+ * the hub record's last fields with the link, which hub writes build on. A connection's
+ * own writes are not routed back to it.
  */
 import type { RecordChanged } from '../../libs/kafka/events.ts';
 import type { OutgoingEvent } from '../../libs/kafka/producer.ts';
@@ -39,6 +40,10 @@ export function routeRecordChange(ev: RecordChanged, index: ConnectionIndex, now
   const out: OutgoingEvent[] = [];
   for (const c of index.ofWorkspace(ev.workspaceId)) {
     if (!enabledObjects(c).includes(ev.object as never)) continue;
+    // A connection's own hub write is its echo: the owner recorded the fields and version on
+    // the link when it wrote them, so routing it back would only cost a link read to drop it
+    // (an initial sync writes thousands). Other connections of the workspace still get it.
+    if (ev.source === `sync:${c.connectionId}`) continue;
     out.push(inboundMessage({
       workspaceId: ev.workspaceId, connectionId: c.connectionId, object: ev.object, type: 'hub.changed', hubId: ev.recordId,
       eventId: derivedId('route', c.connectionId, ev.eventId), cause: ev,

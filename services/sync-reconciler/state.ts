@@ -27,6 +27,8 @@ export interface SyncState {
   linksInState(connectionId: string, object: string, state: LinkDocument['state'], limit: number): Promise<LinkDocument[]>;
   /** The links of these hub ids (those that have one), in one read. */
   linksOf(connectionId: string, object: string, hubIds: readonly string[]): Promise<LinkDocument[]>;
+  /** The links of these app ids (those that have one), in two reads. */
+  linksOfApp(connectionId: string, object: string, appIds: readonly string[]): Promise<LinkDocument[]>;
   /** Inserts a new link (its app id claimed first); false when either side is linked already. */
   insertLink(doc: LinkDocument): Promise<boolean>;
   /** insertLink for many (one insertMany per collection; the ones that collide take insertLink's slow path); one answer per doc. */
@@ -114,6 +116,14 @@ export function createSyncState(db: Db): SyncState {
         out.push(...await guard('reading links', () => links.find({ _id: { $in: hubIds.slice(i, i + SLICE).map((h) => linkId(c, o, h)) } }).toArray()));
       }
       return out;
+    },
+    async linksOfApp(c, o, wanted) {
+      const refs: { _id: string; hubId: string }[] = [];
+      for (let i = 0; i < wanted.length; i += SLICE) {
+        refs.push(...await guard('reading links by app id', () => appIds.find({ _id: { $in: wanted.slice(i, i + SLICE).map((a) => appIdKey(c, o, a)) } }).toArray()));
+      }
+      const asked = new Set(wanted);
+      return (await this.linksOf(c, o, refs.map((r) => r.hubId))).filter((l) => asked.has(l.appId));
     },
     linksInState: (c, o, state, limit) => guard('listing links', () => links.find({ connectionId: c, object: o, state }).limit(limit).toArray()),
     async insertLink(doc) {

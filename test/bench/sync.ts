@@ -70,6 +70,7 @@ async function main(): Promise<void> {
     await crm.webhooksSettled();
     const sentHub = new Map<string, number>();
     const sentApp = new Map<string, { at: number; hubId: string }>();
+    const steadyFrom = crm.received.length;
     const gap = 1000 / RATE;
     const t0 = Date.now();
     const hubSends: Promise<void>[] = [];
@@ -120,6 +121,13 @@ async function main(): Promise<void> {
       if (reached.size >= n || Date.now() > end) break;
       await sleep(500);
     }
+    const steady = crm.received.slice(steadyFrom);
+    const steadyCalls = new Map<string, number>();
+    for (const r of steady) {
+      const k = `${r.method} ${r.path.replace(/\/\d+/g, '/:id')}`;
+      steadyCalls.set(k, (steadyCalls.get(k) ?? 0) + 1);
+    }
+    say(`steady state: ${steady.length} requests to HubSpot (${steady.filter((r) => r.status === 429).length} answered 429): ${[...steadyCalls].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ×${n}`).join(', ')}`);
     const hubLatency = [...reached.values()].sort((a, b) => a - b);
     appLatency.sort((a, b) => a - b);
     const lostApp = waiting.size;
