@@ -138,7 +138,7 @@ async function handleRun(p: Pair, d: PairDeps, run: readonly ConsumedMessage<Syn
       const steps = p.objState.steps ?? [];
       if (steps.includes(m.eventId)) return;
       if (m.type === 'initial-sync') await onInitialSync(p, d, data as InitialStep);
-      else await onAssociations(p, d, typeof data.from === 'number' ? data.from : 0);
+      else await onAssociations(p, d, typeof data.after === 'string' ? data.after : null);
       p.objState.steps = [...steps, m.eventId].slice(-STEPS_KEPT);
       return;
     }

@@ -106,7 +106,7 @@ export async function onInitialSync(p: Pair, d: PairDeps, s: InitialStep): Promi
       // Associations of this object, and of the objects whose associations point at it, now that both ends may be linked.
       const dependants = new Set<SyncObject>([p.object]);
       for (const k of Object.values(associationKinds)) if (k.to === p.object && p.settings.objects[k.from]) dependants.add(k.from);
-      for (const o of dependants) followUp(p, d, { object: o, type: 'associations.due', eventId: derivedId('associations', p.c.connectionId, o, root, p.object), data: { from: 0 } });
+      for (const o of dependants) followUp(p, d, { object: o, type: 'associations.due', eventId: derivedId('associations', p.c.connectionId, o, root, p.object), data: { after: null } });
       followUp(p, d, { object: p.object, type: 'resume', data: {} });
       return;
     }

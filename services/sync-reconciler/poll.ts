@@ -93,13 +93,14 @@ export async function onResync(p: Pair, d: PairDeps, recordIds: readonly string[
 }
 
 /** Associations of every link of this object, a slice per step, once both ends' initial syncs are done. */
-export async function onAssociations(p: Pair, d: PairDeps, from: number): Promise<void> {
+export async function onAssociations(p: Pair, d: PairDeps, after: string | null): Promise<void> {
   if (p.c.state !== 'active' || !p.objState.initialDone || !p.os) return;
   const kinds = Object.values(associationKinds).filter((k) => k.from === p.object && p.settings.objects[k.to]);
   if (kinds.length === 0) return;
   for (const k of kinds) if (!(await d.state.objectState(p.c.connectionId, k.to))?.initialDone) return; // its own pass comes when it is done
-  const all = (await d.state.links(p.c.connectionId, p.object)).filter((l) => !l.deletedOn).sort((a, b) => (a._id < b._id ? -1 : 1));
-  const slice = all.slice(from, from + ASSOCIATIONS_PER_STEP);
+  // A page a step, by _id (reading every link each step made a pass quadratic in the object's size).
+  const page = await d.state.linksAfter(p.c.connectionId, p.object, after, ASSOCIATIONS_PER_STEP);
+  const slice = page.filter((l) => !l.deletedOn);
   const indexes = new Map<string, TargetIndex>();
   for (const k of kinds) {
     const targets = await d.state.links(p.c.connectionId, k.to);
@@ -118,7 +119,7 @@ export async function onAssociations(p: Pair, d: PairDeps, from: number): Promis
   // The conflict winner's associations are taken first; the other side then only fills what is missing.
   if ((p.os.winner ?? 'app') === 'hub') order.reverse();
   for (const step of order) { await step(slice); await d.heartbeat(); }
-  if (from + ASSOCIATIONS_PER_STEP < all.length) followUp(p, d, { object: p.object, type: 'associations.due', data: { from: from + ASSOCIATIONS_PER_STEP } });
+  if (page.length === ASSOCIATIONS_PER_STEP) followUp(p, d, { object: p.object, type: 'associations.due', data: { after: page.at(-1)!._id } });
 }
 
 export { applyDecisions };

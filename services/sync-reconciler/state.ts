@@ -27,6 +27,8 @@ export interface SyncState {
   linksInState(connectionId: string, object: string, state: LinkDocument['state'], limit: number): Promise<LinkDocument[]>;
   /** The links of these hub ids (those that have one), in one read. */
   linksOf(connectionId: string, object: string, hubIds: readonly string[]): Promise<LinkDocument[]>;
+  /** One page of a (connection, object)'s links in `_id` order, after `afterId`. */
+  linksAfter(connectionId: string, object: string, afterId: string | null, limit: number): Promise<LinkDocument[]>;
   /** The links of these app ids (those that have one), in two reads. */
   linksOfApp(connectionId: string, object: string, appIds: readonly string[]): Promise<LinkDocument[]>;
   /** Inserts a new link (its app id claimed first); false when either side is linked already. */
@@ -117,6 +119,7 @@ export function createSyncState(db: Db): SyncState {
       }
       return out;
     },
+    linksAfter: (c, o, afterId, limit) => guard('listing links', () => links.find({ connectionId: c, object: o, ...(afterId === null ? {} : { _id: { $gt: afterId } }) }).sort({ _id: 1 }).limit(limit).toArray()),
     async linksOfApp(c, o, wanted) {
       const refs: { _id: string; hubId: string }[] = [];
       for (let i = 0; i < wanted.length; i += SLICE) {
