@@ -6,7 +6,7 @@
  * like a user.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { baseConfigSpec, readConfig, type BaseConfig } from '../../libs/config/index.ts';
 import { connectStore, type Store } from '../../libs/store/mongo.ts';
 import { createRecordReader, type RecordDocument } from '../../libs/store/records.ts';
@@ -106,9 +106,15 @@ export async function startE2EHub(label: string, extraEnv: Record<string, string
   /** Processes the harness itself stopped: not restarted. */
   const stopped = new Set<ServiceProcess>();
   let closing = false;
+  // HUB_E2E_LOG_DIR keeps each service's output (what it logged) for a look after the test:
+  // every process of it, also those killed and restarted on the way (appended as each exits).
+  const logDir = process.env.HUB_E2E_LOG_DIR;
+  const logFile = (name: string) => `${logDir}/${label}.${name}.log`;
+  if (logDir) for (const name of hubServices) writeFileSync(logFile(name), '');
   const start = async (name: string) => {
     const s = startService(name, env);
     services.set(name, s);
+    if (logDir) void s.exited.then((code) => appendFileSync(logFile(name), `${s.output()}\n--- ${name} exited (${code ?? 'signal'}) at ${new Date().toISOString()} ---\n`));
     if (options.supervise) {
       void s.exited.then(() => {
         if (closing || stopped.has(s)) return;
@@ -206,9 +212,6 @@ export async function startE2EHub(label: string, extraEnv: Record<string, string
     async close() {
       closing = true;
       await Promise.all([...services.values()].map((s) => s.kill('SIGTERM')));
-      // HUB_E2E_LOG_DIR keeps each service's output (what it logged) for a look after the test.
-      const dir = process.env.HUB_E2E_LOG_DIR;
-      if (dir) for (const [name, s] of services) writeFileSync(`${dir}/${label}.${name}.log`, s.output());
       await smtp.close();
       await store.db.dropDatabase().catch(() => undefined);
       await store.close();
