@@ -28,6 +28,9 @@ export async function connectStore(uri: string, database: string): Promise<Store
     // Generous: on a loaded 2-core box the store can take seconds to answer at start.
     serverSelectionTimeoutMS: 15_000,
     connectTimeoutMS: 10_000,
+    // An answer that never comes (a server that lost the request) fails the operation after
+    // two minutes instead of holding its caller forever; callers retry store errors.
+    socketTimeoutMS: 120_000,
     maxPoolSize: 20,
     retryWrites: false,
     appName: 'crm-hub',

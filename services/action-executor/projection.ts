@@ -44,8 +44,10 @@ export function createRunProjection(store: Pick<RunStore, 'put'>, log: Logger, o
     if (dirty.size === 0) return;
     const batch = [...dirty.values()];
     dirty.clear();
+    // Every run's message waits on this flush: one that hangs is said, not silent.
+    const slow = setTimeout(() => log.warn({ runs: batch.length }, 'writing runs to the projection has taken over 30 s; the runs wait for it'), 30_000);
     const waiters = batch.map((run) => { const w = waiting.get(run.runId) ?? []; waiting.delete(run.runId); return [run.runId, w] as const; });
-    const failed = new Set((await writeAll(batch)).map((r) => r.runId));
+    const failed = new Set((await writeAll(batch).finally(() => clearTimeout(slow))).map((r) => r.runId));
     for (const [runId, w] of waiters) {
       if (failed.has(runId)) {
         const run = batch.find((r) => r.runId === runId)!;
