@@ -60,6 +60,7 @@ export async function syncHubRecords(p: Pair, d: PairDeps, changes: readonly (Hu
   const now = d.now();
   const linked: LinkDocument[] = [];
   const unlinked: string[] = [];
+  const refreshed: LinkDocument[] = [];
   // The batch's links in one read rather than one a change.
   const known = new Map((await d.state.linksOf(p.c.connectionId, p.object, changes.map((ch) => ch.hubId))).map((l) => [l.hubId, l]));
   for (const ch of changes) {
@@ -88,7 +89,7 @@ export async function syncHubRecords(p: Pair, d: PairDeps, changes: readonly (Hu
     const before = hubFieldsOf(link);
     const current: LinkDocument = { ...link, hubFields: JSON.stringify(hub.fields), hubVersion: Math.max(link.hubVersion, version) };
     ctx.links.set(ch.hubId, current);
-    if (link.hubFields !== current.hubFields || link.hubVersion !== current.hubVersion) await d.state.putLink(current);
+    if (link.hubFields !== current.hubFields || link.hubVersion !== current.hubVersion) refreshed.push(current);
     if (link.deletedOn) { decisionEvent(p, d, { type: 'skip', object: p.object, hubId: link.hubId, appId: link.appId, reason: link.deletedOn === 'app' ? 'deleted-in-app' : 'deleted-in-hub', message: 'resync to recreate it' }); continue; }
     const projected = projectHub(hub.fields, os.mappings);
     const assocChanged = associationFieldsChanged(p, before, hub.fields);
@@ -98,6 +99,8 @@ export async function syncHubRecords(p: Pair, d: PairDeps, changes: readonly (Hu
     }
     linked.push(current);
   }
+  // The hub fields and version each link now knows, saved before the app is written.
+  await d.state.putLinks(refreshed);
   if (linked.length > 0) {
     await d.heartbeat();
     const { records, missing } = await p.connector.read(p.object, linked.map((l) => l.appId));
@@ -270,5 +273,5 @@ export async function appAssociations(p: Pair, d: PairDeps, links: readonly Link
     decisionEvent(p, d, { type: 'update', object: p.object, side: 'hub', hubId, appId: link.appId, reason: 'association', data: { fields } });
   }
   if (events.length > 0) await d.bus.publish(d.topics.records, events);
-  for (const hubId of writes.keys()) await d.state.putLink(ctx.links.get(hubId)!);
+  await d.state.putLinks([...writes.keys()].map((hubId) => ctx.links.get(hubId)!));
 }

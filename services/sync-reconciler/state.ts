@@ -14,6 +14,8 @@ import type { AppRecord } from '../../libs/sync/connector.ts';
 
 const HOUR_MS = 3600_000;
 const MAX_SAMPLES = 2000;
+/** Link saves in flight at once (each its own replaceOne: FerretDB hangs on large bulk writes). */
+const PUT_CONCURRENCY = 16;
 /** FerretDB hangs on large bulk writes; inserts go in slices of this size. */
 const SLICE = 500;
 
@@ -36,6 +38,8 @@ export interface SyncState {
   /** insertLink for many (one insertMany per collection; the ones that collide take insertLink's slow path); one answer per doc. */
   insertLinks(docs: readonly LinkDocument[]): Promise<boolean[]>;
   putLink(doc: LinkDocument): Promise<void>;
+  /** putLink for many, several at a time (a batch of changes saves hundreds; one by one they outlasted the group's session). */
+  putLinks(docs: readonly LinkDocument[]): Promise<void>;
   removeLink(doc: LinkDocument): Promise<void>;
   unlinked(connectionId: string, object: string, side: 'hub' | 'app', id: string): Promise<UnlinkedDocument | null>;
   unlinkedInState(connectionId: string, object: string, state: UnlinkedDocument['state'], limit: number): Promise<UnlinkedDocument[]>;
@@ -165,6 +169,11 @@ export function createSyncState(db: Db): SyncState {
       return out;
     },
     putLink: async (doc) => { await guard('saving a link', () => links.replaceOne({ _id: doc._id }, doc, { upsert: true })); },
+    async putLinks(docs) {
+      for (let i = 0; i < docs.length; i += PUT_CONCURRENCY) {
+        await Promise.all(docs.slice(i, i + PUT_CONCURRENCY).map((doc) => guard('saving a link', () => links.replaceOne({ _id: doc._id }, doc, { upsert: true }))));
+      }
+    },
     async removeLink(doc) {
       await guard('removing a link', () => links.deleteOne({ _id: doc._id }));
       await guard('removing an app id', () => appIds.deleteOne({ _id: appIdKey(doc.connectionId, doc.object, doc.appId), hubId: doc.hubId }));

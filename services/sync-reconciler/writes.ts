@@ -241,10 +241,8 @@ export async function applyDecisions(p: Pair, d: PairDeps, decisions: readonly D
     sample(p, ctx, d, u.appId, u.hubId);
   }
   if (hubWrites.length > 0) await d.bus.publish(d.topics.records, hubWrites);
-  for (const link of linksToPut.values()) {
-    ctx.links.set(link.hubId, link);
-    await d.state.putLink(link);
-  }
+  for (const link of linksToPut.values()) ctx.links.set(link.hubId, link);
+  await d.state.putLinks([...linksToPut.values()]);
 }
 
 /**
