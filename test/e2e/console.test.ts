@@ -4,7 +4,7 @@
  * run's timeline after a real run; the operator sees a group's lag rise while its
  * consumer is stopped and fall after, redrives a parked message and plans a replay; a
  * workspace user reads a HubSpot sync connection's health, pauses, resumes and resyncs.
- * Screenshots go to test-output/screenshots; the one the README shows to docs/console.
+ * Screenshots go to test-output/screenshots (the README's copies in docs/console are taken from there by hand).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,7 +20,6 @@ import { startExternalCrmEmulator } from '../emulators/external-crm.ts';
 import { connect, connection, freshWorkspace, records, sendEvents, waitForStatus } from '../support/sync.ts';
 
 const SHOTS = 'test-output/screenshots';
-const DOCS = 'docs/console';
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 let hub: E2EHub;
 let browser: Browser;
@@ -211,7 +210,7 @@ test('a workspace user reads a HubSpot sync connection\'s health, a failing reco
     await page.getByRole('tab', { name: 'Failing' }).click();
     await failing.waitFor();
     await page.setViewportSize({ width: 1280, height: 640 }); // the page is short: no blank half in the docs
-    await page.screenshot({ path: `${DOCS}/sync-connections.png`, fullPage: true });
+    await page.screenshot({ path: `${SHOTS}/sync-connections.png`, fullPage: true });
     await page.close();
   } finally {
     await crm.close();
