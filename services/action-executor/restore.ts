@@ -42,7 +42,10 @@ export function createRestore(d: RestoreDeps, source: string): Restore {
       if (e.type === 'step.result') return;
       let entry = runs.get(e.runId);
       if (!entry) {
-        if (d.active.get(e.runId)) return;
+        // Still held here (the partition was kept through a rebalance): its first offset waits for
+        // the run to be done, or a commit would pass a run that has not run yet (and a crash lose it).
+        const held = d.active.get(e.runId);
+        if (held) { runs.set(e.runId, { run: held.run, firstOffset: offset, definitionMissing: false }); return; }
         const stored = await d.runs.get(e.runId);
         const fresh = !stored && e.type === 'run.requested' ? await runOfRequest(e, d.definitions, d.now()) : null;
         const run = stored ?? fresh?.run;
