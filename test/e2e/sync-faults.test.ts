@@ -5,33 +5,16 @@
  * killed with SIGKILL in the middle of an initial sync: no record missing or doubled on
  * either side.
  */
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { startE2EHub, type E2EHub } from '../support/e2e-hub.ts';
-import { startExternalCrmEmulator, type ExternalCrmEmulator, type ExternalCrmOptions } from '../emulators/external-crm.ts';
-import { startBillingEmulator, type BillingEmulator } from '../emulators/billing.ts';
-import { connect, records, sendEvents, waitForStatus, freshWorkspace } from '../support/sync.ts';
+import type { ExternalCrmEmulator } from '../emulators/external-crm.ts';
+import { connect, records, sendEvents, waitForStatus, syncSuite } from '../support/sync.ts';
 import { eventually } from '../support/env.ts';
 import { sleep } from '../../libs/time/sleep.ts';
 
-let hub: E2EHub;
-const closers: (() => Promise<void>)[] = [];
-before(async () => {
-  hub = await startE2EHub(`sync-faults-${Date.now().toString(36)}`, { HUB_SYNC_POLL_INTERVAL_MS: '1000' });
-});
-after(async () => {
-  await Promise.all(closers.map((c) => c()));
-  await hub?.close();
-});
-
-async function hubspot(options: ExternalCrmOptions = {}): Promise<ExternalCrmEmulator> {
-  const crm = await startExternalCrmEmulator(options);
-  closers.push(() => crm.close());
-  return crm;
-}
-
-const workspace = (name: string) => freshWorkspace(hub, name);
+const suite = syncSuite('sync-faults', 1000);
+const { hubspot, stripe, workspace } = suite;
 
 const person = (recordId: string, record: Record<string, unknown>, type = 'record.created') => ({ type, object: 'people', recordId, record });
 const liveContacts = (crm: ExternalCrmEmulator) => [...crm.objects.contacts.values()].filter((c) => !c.archived);
@@ -128,8 +111,7 @@ test('webhooks: a replayed delivery changes the hub once, out-of-order events en
 
 test('Stripe: customers ↔ people, a create answer lost after Stripe wrote it is retried with the same Idempotency-Key: one customer', async () => {
   const ws = await workspace('sync-stripe');
-  const billing: BillingEmulator = await startBillingEmulator();
-  closers.push(() => billing.close());
+  const billing = await stripe();
   await sendEvents(ws.api, [person('st-1', { email: 'pay@example.com', firstName: 'Pat', lastName: 'Payne' }), person('st-2', { email: 'second@example.com', firstName: 'Sam' })]);
   await eventually('projected', async () => (await ws.records('people')).length === 2);
   await billing.userEdit('customer', undefined, { email: 'existing@example.com', name: 'Ex Isting' });
@@ -156,12 +138,12 @@ test('the reconciler killed with SIGKILL in the middle of an initial sync and re
   await eventually('projected', async () => (await ws.records('people')).length === hubOnly + both, 60_000, 250);
   const { connectionId } = await connect(ws.api, { app: 'hubspot', name: 'HubSpot kill', baseUrl: crm.url, token: crm.token });
 
-  const links = hub.store.db.collection('sync_links');
+  const links = suite.hub.store.db.collection('sync_links');
   await eventually('the initial sync applying its plan', async () => (await links.countDocuments({ connectionId })) >= 150, 120_000, 20);
-  await hub.crash('sync-reconciler');
-  const phase = (await hub.store.db.collection('sync_objects').findOne({ connectionId, object: 'people' }))?.phase;
+  await suite.hub.crash('sync-reconciler');
+  const phase = (await suite.hub.store.db.collection('sync_objects').findOne({ connectionId, object: 'people' }))?.phase;
   assert.equal(phase, 'initial-sync', 'killed mid initial sync');
-  await hub.restart('sync-reconciler');
+  await suite.hub.restart('sync-reconciler');
   await waitForStatus(ws.api, connectionId, 'running', 240_000);
 
   const total = appOnly + hubOnly + both;

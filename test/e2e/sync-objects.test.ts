@@ -6,38 +6,16 @@
  * and invoices, invoices associated with customers only and the fields Stripe computes
  * flowing to the hub only. Each: initial sync, then a change each way.
  */
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startE2EHub, type E2EHub } from '../support/e2e-hub.ts';
-import { startExternalCrmEmulator, type ExternalCrmEmulator, type ExternalCrmOptions, type ObjectType } from '../emulators/external-crm.ts';
-import { startBillingEmulator, type BillingEmulator, type BillingOptions } from '../emulators/billing.ts';
-import { connect, records, sendEvents, waitForStatus, freshWorkspace, type Api, type SyncRecord } from '../support/sync.ts';
+import type { ExternalCrmEmulator, ExternalCrmOptions, ObjectType } from '../emulators/external-crm.ts';
+import type { BillingEmulator, BillingOptions } from '../emulators/billing.ts';
+import { connect, records, sendEvents, waitForStatus, syncSuite, type Api, type SyncRecord } from '../support/sync.ts';
 import { eventually } from '../support/env.ts';
 import { sleep } from '../../libs/time/sleep.ts';
 
-let hub: E2EHub;
-const closers: (() => Promise<void>)[] = [];
-before(async () => {
-  hub = await startE2EHub(`sync-objects-${Date.now().toString(36)}`, { HUB_SYNC_POLL_INTERVAL_MS: '2000' });
-});
-after(async () => {
-  await Promise.all(closers.map((c) => c()));
-  await hub?.close();
-});
-
-async function hubspot(options: ExternalCrmOptions = {}): Promise<ExternalCrmEmulator> {
-  const crm = await startExternalCrmEmulator(options);
-  closers.push(() => crm.close());
-  return crm;
-}
-
-async function stripe(options: BillingOptions = {}): Promise<BillingEmulator> {
-  const billing = await startBillingEmulator(options);
-  closers.push(() => billing.close());
-  return billing;
-}
-
-const workspace = (name: string) => freshWorkspace(hub, name);
+const suite = syncSuite('sync-objects', 2000);
+const { hubspot, workspace, stripe } = suite;
 const rec = (object: string, recordId: string, record: Record<string, unknown>, type = 'record.created') => ({ type, object, recordId, record });
 const live = (crm: ExternalCrmEmulator, type: ObjectType) => [...crm.objects[type].values()].filter((r) => !r.archived);
 const epochDay = (day: string) => String(Date.parse(`${day}T00:00:00Z`));

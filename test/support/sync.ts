@@ -4,7 +4,10 @@
  * and reads of what the sync did.
  */
 import assert from 'node:assert/strict';
-import type { ApiAnswer, E2EHub } from './e2e-hub.ts';
+import { after, before } from 'node:test';
+import { startE2EHub, type ApiAnswer, type E2EHub } from './e2e-hub.ts';
+import { startExternalCrmEmulator, type ExternalCrmEmulator, type ExternalCrmOptions } from '../emulators/external-crm.ts';
+import { startBillingEmulator, type BillingEmulator, type BillingOptions } from '../emulators/billing.ts';
 import { createRecordReader } from '../../libs/store/records.ts';
 import { eventually } from './env.ts';
 import type { ReceivedRequest } from '../emulators/base.ts';
@@ -97,5 +100,28 @@ export async function freshWorkspace(hub: E2EHub, name: string) {
     ...ws,
     records: async (object: string) => (await reader.list(ws.workspaceId, object, { afterRecordId: null, limit: 100_000 })).filter((r) => !r.deleted),
     record: (object: string, id: string) => reader.get(ws.workspaceId, object, id),
+  };
+}
+
+/**
+ * One hub for a sync test file (its poll interval set), and the emulators it starts,
+ * closed after the file's tests.
+ */
+export function syncSuite(label: string, pollIntervalMs: number) {
+  let hub: E2EHub | undefined;
+  const closers: (() => Promise<void>)[] = [];
+  before(async () => {
+    hub = await startE2EHub(`${label}-${Date.now().toString(36)}`, { HUB_SYNC_POLL_INTERVAL_MS: String(pollIntervalMs) });
+  });
+  after(async () => {
+    await Promise.all(closers.map((c) => c()));
+    await hub?.close();
+  });
+  const closedAfter = <T extends { close(): Promise<void> }>(x: T): T => { closers.push(() => x.close()); return x; };
+  return {
+    get hub(): E2EHub { return hub!; },
+    hubspot: async (options: ExternalCrmOptions = {}): Promise<ExternalCrmEmulator> => closedAfter(await startExternalCrmEmulator(options)),
+    stripe: async (options: BillingOptions = {}): Promise<BillingEmulator> => closedAfter(await startBillingEmulator(options)),
+    workspace: (name: string) => freshWorkspace(hub!, name),
   };
 }
