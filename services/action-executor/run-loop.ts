@@ -8,10 +8,11 @@ import type { Logger } from '../../libs/log/index.ts';
 import type { Run } from '../../libs/store/runs.ts';
 import { errorMessage, HubError } from '../../libs/errors/index.ts';
 import { executeRun, StepFailed, type EngineOptions, type RunOutcome, type StepHandlers } from '../../libs/workflow/interpreter.ts';
-import type { RunError, StepError, StepRecord } from '../../libs/contracts/run.ts';
+import { isTerminal, type RunError, type StepError, type StepRecord } from '../../libs/contracts/run.ts';
 import type { RunEventType } from '../../libs/kafka/events.ts';
 import { runErrors } from '../../libs/workflow/run-errors.ts';
 import { retry } from '../../libs/time/retry.ts';
+import { sleep } from '../../libs/time/sleep.ts';
 import { applyRunEvent } from './run-state.ts';
 import { Abandoned, type ActiveRun, type ActiveRuns } from './active-runs.ts';
 import { isRefusal, type Recorder, type RunHolder } from './transitions.ts';
@@ -105,28 +106,44 @@ export function createRunLoop(d: RunLoopDeps): RunLoop {
     }
   }
 
+  async function runOnce(ar: ActiveRun): Promise<void> {
+    const ours = () => !ar.abandoned && !d.stopping();
+    // Taken up again after its end was recorded: only the projection's copy is left to save.
+    if (isTerminal(ar.run.status)) return d.projection.saved(ar.run);
+    if (ar.controller.signal.aborted) return ended(ar, ours, { status: 'cancelled' });
+    if (ar.definitionMissing) {
+      const error: RunError = { code: runErrors.WORKFLOW_VERSION_MISSING.code, message: `workflow ${ar.run.workflowId} has no version ${ar.run.version} on hub.workflows`, retriable: false, stepKey: null };
+      log.error({ runId: ar.run.runId, workflowId: ar.run.workflowId, version: ar.run.version }, error.message);
+      return ended(ar, ours, { status: 'failed', error });
+    }
+    if (ar.run.status !== 'running') await transition(ar, ours, 'run.started', null, { attempt: ar.run.attempt });
+    const outcome = await steps(ar, ours);
+    if (outcome.status === 'cancelled' && ar.abandoned) throw new Abandoned();
+    await ended(ar, ours, outcome);
+    log.info({ runId: ar.run.runId, workspaceId: ar.run.workspaceId, workflowId: ar.run.workflowId, status: ar.run.status }, 'run ended');
+  }
+
   return {
     async execute(ar, active) {
-      const ours = () => !ar.abandoned && !d.stopping();
       let refused: HubError | undefined;
       try {
-        if (ar.controller.signal.aborted) return await ended(ar, ours, { status: 'cancelled' });
-        if (ar.definitionMissing) {
-          const error: RunError = { code: runErrors.WORKFLOW_VERSION_MISSING.code, message: `workflow ${ar.run.workflowId} has no version ${ar.run.version} on hub.workflows`, retriable: false, stepKey: null };
-          log.error({ runId: ar.run.runId, workflowId: ar.run.workflowId, version: ar.run.version }, error.message);
-          return await ended(ar, ours, { status: 'failed', error });
-        }
-        if (ar.run.status !== 'running') await transition(ar, ours, 'run.started', null, { attempt: ar.run.attempt });
-        const outcome = await steps(ar, ours);
-        if (outcome.status === 'cancelled' && ar.abandoned) throw new Abandoned();
-        await ended(ar, ours, outcome);
-        log.info({ runId: ar.run.runId, workspaceId: ar.run.workspaceId, workflowId: ar.run.workflowId, status: ar.run.status }, 'run ended');
-      } catch (err) {
-        if (isRefusal(err)) {
-          refused = err;
-          await notRecordable(ar, err);
-        } else if (!(err instanceof Abandoned)) {
-          log.error({ runId: ar.run.runId, err: errorMessage(err) }, 'run stopped unexpectedly; it resumes after a restart');
+        // A failure that is neither a refusal nor a hand-over is ours (a bug, most likely): the
+        // run is taken up again from its recorded steps rather than its message let go undone.
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await runOnce(ar);
+            return;
+          } catch (err) {
+            if (isRefusal(err)) {
+              refused = err;
+              await notRecordable(ar, err);
+              return;
+            }
+            if (err instanceof Abandoned || ar.abandoned) return;
+            const delayMs = Math.min(30_000, 1000 * attempt);
+            log.error({ runId: ar.run.runId, attempt, delayMs, err: errorMessage(err) }, 'run stopped unexpectedly; taking it up again from its recorded steps');
+            await sleep(delayMs);
+          }
         }
       } finally {
         active.release(ar);
