@@ -69,6 +69,7 @@ async function handlePair(group: readonly ConsumedMessage<SyncInbound>[], d: Pai
     return p.events;
   }
   p.connector = h.connectors.connectorOf(c, secret);
+  const startedAt = Date.now();
   for (const run of runsOf(group)) {
     const type = run[0]!.value.type;
     p.cause = run.at(-1)!.value;
@@ -90,6 +91,7 @@ async function handlePair(group: readonly ConsumedMessage<SyncInbound>[], d: Pai
   if (p.followUps.length > 0) await d.bus.publish(d.topics.inbound, p.followUps);
   d.state.addSamples(p.objState, p.samples, d.now());
   await d.state.putObjectState(p.objState);
+  d.log.debug({ connectionId: c.connectionId, object, messages: group.length, types: [...new Set(group.map((m) => m.value.type))], ms: Date.now() - startedAt }, 'pair batch handled');
   return p.events;
 }
 

@@ -72,6 +72,25 @@ async function main(): Promise<void> {
     const sentApp = new Map<string, { at: number; hubId: string }>();
     const steadyFrom = crm.received.length;
     const gap = 1000 / RATE;
+    // App → hub: polled while the load runs (not after it, which would count the wait for
+    // the load's end as latency) until each hub record shows its value.
+    const appLatency: number[] = [];
+    const seenApp = new Set<string>();
+    let loadDone = false;
+    const watchApp = (async () => {
+      const deadline = Date.now() + (SECONDS + 300) * 1000;
+      while ((!loadDone || seenApp.size < sentApp.size) && Date.now() < deadline) {
+        // One query a pass for every record still waiting (a read per record would make a pass slower than the sync).
+        const valueOf = new Map([...sentApp].filter(([value]) => !seenApp.has(value)).map(([value, s]) => [recordKey(hub.workspaceId, 'people', s.hubId), value]));
+        const docs = valueOf.size === 0 ? [] : await records.find({ _id: { $in: [...valueOf.keys()] } }, { projection: { 'fields.jobTitle': 1 } }).toArray();
+        const seenAt = Date.now();
+        for (const doc of docs) {
+          const value = valueOf.get(String(doc._id))!;
+          if (doc.fields?.jobTitle === value) { appLatency.push(seenAt - sentApp.get(value)!.at); seenApp.add(value); }
+        }
+        await sleep(200);
+      }
+    })();
     const t0 = Date.now();
     const hubSends: Promise<void>[] = [];
     const appSends: Promise<unknown>[] = [];
@@ -87,24 +106,9 @@ async function main(): Promise<void> {
       appSends.push(crm.userEdit('contacts', appIdOf.get(a.recordId)!, { jobtitle: `app-${i}` }));
     }
     await Promise.all([...hubSends, ...appSends]);
+    loadDone = true;
+    await watchApp;
 
-    // App → hub: polled until each hub record shows its value.
-    const appLatency: number[] = [];
-    const waiting = new Map(sentApp);
-    const deadline = Date.now() + 300_000;
-    // One query a pass for every record still waiting (a read per record would make a pass slower than the sync).
-    const valueOf = new Map([...waiting].map(([value, s]) => [recordKey(hub.workspaceId, 'people', s.hubId), value]));
-    while (waiting.size > 0 && Date.now() < deadline) {
-      const ids = [...waiting.values()].map((s) => recordKey(hub.workspaceId, 'people', s.hubId));
-      const docs = await records.find({ _id: { $in: ids } }, { projection: { 'fields.jobTitle': 1 } }).toArray();
-      const seenAt = Date.now();
-      for (const doc of docs) {
-        const value = valueOf.get(String(doc._id))!;
-        const s = waiting.get(value);
-        if (s && doc.fields?.jobTitle === value) { appLatency.push(seenAt - s.at); waiting.delete(value); }
-      }
-      await sleep(20);
-    }
     // Hub → app: when the write carrying each value reached HubSpot.
     const reached = new Map<string, number>();
     const end = Date.now() + 120_000;
@@ -130,7 +134,7 @@ async function main(): Promise<void> {
     say(`steady state: ${steady.length} requests to HubSpot (${steady.filter((r) => r.status === 429).length} answered 429): ${[...steadyCalls].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ×${n}`).join(', ')}`);
     const hubLatency = [...reached.values()].sort((a, b) => a - b);
     appLatency.sort((a, b) => a - b);
-    const lostApp = waiting.size;
+    const lostApp = n - seenApp.size;
     const lostHub = n - reached.size;
     const rps = ((CONTACTS + COMPANIES) / (initialMs / 1000)).toFixed(0);
 
