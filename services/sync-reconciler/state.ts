@@ -7,6 +7,7 @@
  */
 import type { Db } from 'mongodb';
 import { isDuplicateKey, storeError } from '../../libs/store/errors.ts';
+import { deleteByIds, findByIds } from '../../libs/store/by-ids.ts';
 import {
   appIdKey, linkId, objectStateId, unlinkedId, type LinkDocument, type ObjectStateDocument, type RecordReason, type UnlinkedDocument,
 } from '../../libs/store/sync.ts';
@@ -116,19 +117,10 @@ export function createSyncState(db: Db): SyncState {
       return doc && doc.appId === appId ? doc : null;
     },
     links: (c, o) => guard('listing links', () => links.find({ connectionId: c, object: o }).toArray()),
-    async linksOf(c, o, hubIds) {
-      const out: LinkDocument[] = [];
-      for (let i = 0; i < hubIds.length; i += SLICE) {
-        out.push(...await guard('reading links', () => links.find({ _id: { $in: hubIds.slice(i, i + SLICE).map((h) => linkId(c, o, h)) } }).toArray()));
-      }
-      return out;
-    },
+    linksOf: (c, o, hubIds) => guard('reading links', () => findByIds(links, hubIds.map((h) => linkId(c, o, h)))),
     linksAfter: (c, o, afterId, limit) => guard('listing links', () => links.find({ connectionId: c, object: o, ...(afterId === null ? {} : { _id: { $gt: afterId } }) }).sort({ _id: 1 }).limit(limit).toArray()),
     async linksOfApp(c, o, wanted) {
-      const refs: { _id: string; hubId: string }[] = [];
-      for (let i = 0; i < wanted.length; i += SLICE) {
-        refs.push(...await guard('reading links by app id', () => appIds.find({ _id: { $in: wanted.slice(i, i + SLICE).map((a) => appIdKey(c, o, a)) } }).toArray()));
-      }
+      const refs = await guard('reading links by app id', () => findByIds(appIds, wanted.map((a) => appIdKey(c, o, a))));
       const asked = new Set(wanted);
       return (await this.linksOf(c, o, refs.map((r) => r.hubId))).filter((l) => asked.has(l.appId));
     },
@@ -180,7 +172,7 @@ export function createSyncState(db: Db): SyncState {
     },
     async removeUnlinkedMany(c, o, ids) {
       if (ids.length === 0) return;
-      await guard('removing record states', () => unlinked.deleteMany({ _id: { $in: ids.map((x) => unlinkedId(c, o, x.side, x.id)) } }));
+      await guard('removing record states', () => deleteByIds(unlinked, ids.map((x) => unlinkedId(c, o, x.side, x.id))));
     },
     unlinked: (c, o, side, id) => guard('reading a record state', () => unlinked.findOne({ _id: unlinkedId(c, o, side, id) })),
     unlinkedInState: (c, o, state, limit) => guard('listing record states', () => unlinked.find({ connectionId: c, object: o, state }).limit(limit).toArray()),
