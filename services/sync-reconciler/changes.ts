@@ -61,6 +61,9 @@ export async function syncHubRecords(p: Pair, d: PairDeps, changes: readonly (Hu
   const linked: LinkDocument[] = [];
   const unlinked: string[] = [];
   const refreshed: LinkDocument[] = [];
+  // Whose app associations to look at: only where the hub's association field moved (or
+  // the record was failing); reading them for every change cost a request per batch.
+  const assocDue = new Set<string>();
   // The batch's links in one read rather than one a change.
   const known = new Map((await d.state.linksOf(p.c.connectionId, p.object, changes.map((ch) => ch.hubId))).map((l) => [l.hubId, l]));
   for (const ch of changes) {
@@ -93,6 +96,7 @@ export async function syncHubRecords(p: Pair, d: PairDeps, changes: readonly (Hu
     if (link.deletedOn) { decisionEvent(p, d, { type: 'skip', object: p.object, hubId: link.hubId, appId: link.appId, reason: link.deletedOn === 'app' ? 'deleted-in-app' : 'deleted-in-hub', message: 'resync to recreate it' }); continue; }
     const projected = projectHub(hub.fields, os.mappings);
     const assocChanged = associationFieldsChanged(p, before, hub.fields);
+    if (assocChanged || link.state === 'failing' || ch.reread) assocDue.add(ch.hubId);
     if (link.written.hub !== undefined && link.written.hub === valuesHash(projected) && !assocChanged && link.state !== 'failing') {
       decisionEvent(p, d, { type: 'skip', object: p.object, hubId: link.hubId, appId: link.appId, reason: 'echo' });
       continue;
@@ -120,7 +124,7 @@ export async function syncHubRecords(p: Pair, d: PairDeps, changes: readonly (Hu
     decisions.push(...decideChange({ settings: p.settings, object: p.object, codec: p.connector.codec, changed: 'hub', link: linkState(link), hub: { id: link.hubId, fields: ctx.hub.get(link.hubId)!.fields }, app, now }));
   }
   await applyDecisions(p, d, decisions, ctx);
-  await hubAssociations(p, d, linked.map((l) => ctx.links.get(l.hubId) ?? l), ctx);
+  await hubAssociations(p, d, linked.filter((l) => assocDue.has(l.hubId)).map((l) => ctx.links.get(l.hubId) ?? l), ctx);
 }
 
 export async function onAppChanges(p: Pair, d: PairDeps, items: readonly ConsumedMessage<SyncInbound>[]): Promise<void> {
@@ -145,6 +149,10 @@ export async function syncAppRecords(p: Pair, d: PairDeps, changes: readonly (Ap
   const toRead: string[] = [];
   // The batch's links in two reads rather than two a change.
   const known = new Map((await d.state.linksOfApp(p.c.connectionId, p.object, changes.map((ch) => ch.appId))).map((l) => [l.appId, l]));
+  // Associations change without touching a record's modification date (HubSpot says so in
+  // its own associationChange events), so an echo of our own write needs no association
+  // read unless such an event, or a creation, names it.
+  const assocNamed = new Set(changes.filter((ch) => ch.notice && ch.notice.kind !== 'updated').map((ch) => ch.appId));
   for (const ch of changes) {
     ctx.changedAt.set(ch.appId, ch.at || now);
     const deleted = ch.notice?.kind === 'deleted' || ch.record?.archived === true;
@@ -174,8 +182,10 @@ export async function syncAppRecords(p: Pair, d: PairDeps, changes: readonly (Ap
     if (link) {
       ctx.links.set(link.hubId, link);
       if (link.deletedOn) { decisionEvent(p, d, { type: 'skip', object: p.object, hubId: link.hubId, appId: link.appId, reason: link.deletedOn === 'app' ? 'deleted-in-app' : 'deleted-in-hub', message: 'resync to recreate it' }); continue; }
-      assoc.push(link);
-      if (link.written.app !== undefined && link.written.app === valuesHash(projectApp(app.properties, os.mappings, p.connector.codec)) && link.state !== 'failing') {
+      const echo = link.written.app !== undefined && link.written.app === valuesHash(projectApp(app.properties, os.mappings, p.connector.codec)) && link.state !== 'failing';
+      // A snapshot no newer than one already seen (our own write read back by a poll) moved no association either.
+      if (assocNamed.has(app.id) || !(echo || app.modifiedAt <= link.appSeenAt)) assoc.push(link);
+      if (echo) {
         decisionEvent(p, d, { type: 'skip', object: p.object, hubId: link.hubId, appId: link.appId, reason: 'echo' });
         continue;
       }

@@ -263,6 +263,16 @@ test('companies match on domain, or on name where there is none; contact ↔ com
   // A hub change of the association: Joe moves to Acme.
   await sendEvents(ws.api, [person('p-joe', { email: 'joe@initech.com', firstName: 'Joe', companyId: 'co-acme' }, 'record.updated')]);
   await eventually('Joe associated with Acme in HubSpot', async () => (crm.objects.contacts.get(joe.id)!.associations.companies ?? []).includes(acme.id));
+
+  // A change that leaves the company alone reads no associations, on the way out nor when
+  // the next polls bring our own write back (a read per batch held the steady state back).
+  const since = Date.now();
+  await sendEvents(ws.api, [person('p-joe', { email: 'joe@initech.com', firstName: 'Joseph', companyId: 'co-acme' }, 'record.updated')]);
+  await eventually('Joseph in HubSpot', async () => crm.objects.contacts.get(joe.id)!.properties.firstname === 'Joseph');
+  await sleep(5000); // two polls
+  const reads = crm.received.filter((r) => r.at >= since && r.path.startsWith('/crm/v4/associations/'));
+  assert.deepEqual(reads.map((r) => `${r.method} ${r.path}`), [], 'no association read for a change that moved none');
+  assert.ok((crm.objects.contacts.get(joe.id)!.associations.companies ?? []).includes(acme.id), 'Joe still with Acme');
 });
 
 test('two accounts of the same app at once, and two apps through the hub: a change in one reaches the hub and the other, then everything stays quiet', async () => {
