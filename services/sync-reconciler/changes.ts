@@ -11,7 +11,7 @@ import { decideChange, decideAssociation, projectApp, projectHub, valuesHash, ty
 import type { LinkDocument } from '../../libs/store/sync.ts';
 import type { ConsumedMessage } from '../../libs/kafka/consumer.ts';
 import type { SyncInbound } from '../../libs/kafka/events.ts';
-import { decisionEvent, hubFieldsOf, kindsFrom, parseJson, type Pair, type PairDeps } from './pair.ts';
+import { decisionEvent, hubFieldsOf, kindsFrom, lapTimer, parseJson, type Pair, type PairDeps } from './pair.ts';
 import { applyDecisions, linkBase, newContext, hubIdFor, hubWrite, type WriteContext } from './writes.ts';
 
 export interface HubChangeData { record?: string | null; version?: number; deleted?: boolean; occurredAt?: number; reread?: boolean }
@@ -58,6 +58,7 @@ export async function syncHubRecords(p: Pair, d: PairDeps, changes: readonly (Hu
   if (!os) return;
   const ctx = newContext();
   const now = d.now();
+  const lap = lapTimer();
   const linked: LinkDocument[] = [];
   const unlinked: string[] = [];
   const refreshed: LinkDocument[] = [];
@@ -103,11 +104,14 @@ export async function syncHubRecords(p: Pair, d: PairDeps, changes: readonly (Hu
     }
     linked.push(current);
   }
+  lap('links');
   // The hub fields and version each link now knows, saved before the app is written.
   await d.state.putLinks(refreshed);
+  lap('save links');
   if (linked.length > 0) {
     await d.heartbeat();
     const { records, missing } = await p.connector.read(p.object, linked.map((l) => l.appId));
+    lap('app read');
     for (const r of records) ctx.app.set(r.id, r);
     for (const id of missing) {
       const link = linked.find((l) => l.appId === id);
@@ -124,7 +128,10 @@ export async function syncHubRecords(p: Pair, d: PairDeps, changes: readonly (Hu
     decisions.push(...decideChange({ settings: p.settings, object: p.object, codec: p.connector.codec, changed: 'hub', link: linkState(link), hub: { id: link.hubId, fields: ctx.hub.get(link.hubId)!.fields }, app, now }));
   }
   await applyDecisions(p, d, decisions, ctx);
+  lap('apply');
   await hubAssociations(p, d, linked.filter((l) => assocDue.has(l.hubId)).map((l) => ctx.links.get(l.hubId) ?? l), ctx);
+  lap('associations');
+  d.log.debug({ connectionId: p.c.connectionId, object: p.object, changes: changes.length, ms: lap.spent() }, 'hub changes synced');
 }
 
 export async function onAppChanges(p: Pair, d: PairDeps, items: readonly ConsumedMessage<SyncInbound>[]): Promise<void> {
@@ -146,6 +153,7 @@ export async function syncAppRecords(p: Pair, d: PairDeps, changes: readonly (Ap
   if (!os) return;
   const ctx = newContext();
   const now = d.now();
+  const lap = lapTimer();
   const toRead: string[] = [];
   // The batch's links in two reads rather than two a change.
   const known = new Map((await d.state.linksOfApp(p.c.connectionId, p.object, changes.map((ch) => ch.appId))).map((l) => [l.appId, l]));
@@ -166,6 +174,7 @@ export async function syncAppRecords(p: Pair, d: PairDeps, changes: readonly (Ap
     if (given) ctx.app.set(ch.appId, given);
     else toRead.push(ch.appId);
   }
+  lap('links');
   if (toRead.length > 0) {
     await d.heartbeat();
     const { records, missing } = await p.connector.read(p.object, toRead);
@@ -175,6 +184,7 @@ export async function syncAppRecords(p: Pair, d: PairDeps, changes: readonly (Ap
       if (link) await markDeleted(p, d, link, 'app');
     }
   }
+  lap('app read');
   const decisions: Decision[] = [];
   const assoc: LinkDocument[] = [];
   for (const app of ctx.app.values()) {
@@ -197,10 +207,14 @@ export async function syncAppRecords(p: Pair, d: PairDeps, changes: readonly (Ap
       decisions.push(...decideChange({ settings: p.settings, object: p.object, codec: p.connector.codec, changed: 'app', link: null, hub: null, app, now }));
     }
   }
+  lap('decide');
   await applyDecisions(p, d, decisions, ctx);
+  lap('apply');
   // Records just created in the hub take the app record's associations too (a new HubSpot deal's company and contact).
   const created = decisions.flatMap((x) => (x.kind === 'create' && x.side === 'hub' ? [ctx.links.get(hubIdFor(p, x.sourceId))] : [])).filter((l): l is LinkDocument => l !== undefined);
   await appAssociations(p, d, [...assoc.map((l) => ctx.links.get(l.hubId) ?? l), ...created], ctx);
+  lap('associations');
+  d.log.debug({ connectionId: p.c.connectionId, object: p.object, changes: changes.length, ms: lap.spent() }, 'app changes synced');
 }
 
 function associationFieldsChanged(p: Pair, before: Record<string, unknown>, after: Record<string, unknown>): boolean {

@@ -65,3 +65,11 @@ export function hubFieldsOf(link: LinkDocument): Record<string, unknown> {
 /** The association kinds this pair's records carry and keep: the target object syncs too and the app has the kind. */
 export const kindsFrom = (p: Pair) => (Object.entries(associationKinds) as [keyof typeof associationKinds, (typeof associationKinds)[keyof typeof associationKinds]][])
   .filter(([kind, k]) => k.from === p.object && p.settings.objects[k.to] && (p.connector.objects[p.object]?.associations ?? []).includes(kind));
+
+/** Time spent per named stage, summed (a poll's stages, at debug level). */
+export function lapTimer(): ((stage: string) => void) & { spent(): Record<string, number> } {
+  let at = Date.now();
+  const spent: Record<string, number> = {};
+  const lap = (stage: string) => { const now = Date.now(); spent[stage] = (spent[stage] ?? 0) + now - at; at = now; };
+  return Object.assign(lap, { spent: () => spent });
+}

@@ -7,7 +7,7 @@
 import { planResync, type ResyncItem } from '../../libs/sync/reconcile/index.ts';
 import type { LinkDocument } from '../../libs/store/sync.ts';
 import { associationKinds } from '../../libs/sync/reconcile/index.ts';
-import { decisionEvent, followUp, hubFieldsOf, type Pair, type PairDeps } from './pair.ts';
+import { decisionEvent, followUp, hubFieldsOf, lapTimer, type Pair, type PairDeps } from './pair.ts';
 import { appAssociations, hubAssociations, linkState, markDeleted, syncAppRecords, syncHubRecords, type TargetIndex } from './changes.ts';
 import { applyDecisions, newContext } from './writes.ts';
 
@@ -23,11 +23,14 @@ export async function onPoll(p: Pair, d: PairDeps, force: boolean): Promise<void
   const now = d.now();
   if (!force && now - p.objState.polledAt < interval / 2) return;
   p.objState.polledAt = now;
+  const lap = lapTimer();
   let more = false;
   for (let i = 0; i < PAGES_PER_STEP; i++) {
     await d.heartbeat();
     const page = await p.connector.listChanged(p.object, p.objState.cursors.changed, { limit: 100 });
+    lap('list changed');
     await syncAppRecords(p, d, page.records.map((r) => ({ appId: r.id, record: r, at: r.modifiedAt })));
+    lap('sync changed');
     p.objState.cursors.changed = page.cursor;
     more = page.more;
     if (!more) break;
@@ -43,12 +46,15 @@ export async function onPoll(p: Pair, d: PairDeps, force: boolean): Promise<void
     if (!page.more) break;
     more = true;
   }
+  lap('deleted');
   // Failing records are tried again on every cycle, from the hub side (that is where they were refused).
   const failingLinks = await d.state.linksInState(p.c.connectionId, p.object, 'failing', RETRY_PER_POLL);
   const failingCreates = (await d.state.unlinkedInState(p.c.connectionId, p.object, 'failing', RETRY_PER_POLL)).filter((u) => u.side === 'hub');
   if (failingLinks.length + failingCreates.length > 0) {
     await syncHubRecords(p, d, [...failingLinks.map((l) => ({ hubId: l.hubId, reread: true })), ...failingCreates.map((u) => ({ hubId: u.id, reread: true }))]);
   }
+  lap('failing');
+  d.log.debug({ connectionId: p.c.connectionId, object: p.object, more, ms: lap.spent() }, 'poll step');
   if (more) followUp(p, d, { object: p.object, type: 'poll.due', data: { force: true } });
 }
 
