@@ -9,21 +9,20 @@ import type { Collection, Document, Filter } from 'mongodb';
 
 const CONCURRENCY = 16;
 
+/** `work` over every item, CONCURRENCY at a time; the results in the items' order. */
+export async function inGroups<T, R>(items: readonly T[], work: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (let i = 0; i < items.length; i += CONCURRENCY) out.push(...await Promise.all(items.slice(i, i + CONCURRENCY).map(work)));
+  return out;
+}
+
 /** The documents found among `ids` (missing ones left out), each also matching `also` when given. */
 export async function findByIds<T extends Document & { _id: string }>(collection: Collection<T>, ids: readonly string[], also: Filter<T> = {}): Promise<T[]> {
-  const unique = [...new Set(ids)];
-  const found: T[] = [];
-  for (let i = 0; i < unique.length; i += CONCURRENCY) {
-    const docs = await Promise.all(unique.slice(i, i + CONCURRENCY).map((_id) => collection.findOne({ ...also, _id } as Filter<T>)));
-    for (const doc of docs) if (doc) found.push(doc as T);
-  }
-  return found;
+  const docs = await inGroups([...new Set(ids)], (_id) => collection.findOne({ ...also, _id } as Filter<T>));
+  return docs.filter((doc) => doc !== null) as T[];
 }
 
 /** Deletes the documents with these ids, a few at a time (the same reason as findByIds). */
 export async function deleteByIds<T extends Document & { _id: string }>(collection: Collection<T>, ids: readonly string[]): Promise<void> {
-  const unique = [...new Set(ids)];
-  for (let i = 0; i < unique.length; i += CONCURRENCY) {
-    await Promise.all(unique.slice(i, i + CONCURRENCY).map((_id) => collection.deleteOne({ _id } as Filter<T>)));
-  }
+  await inGroups([...new Set(ids)], (_id) => collection.deleteOne({ _id } as Filter<T>));
 }

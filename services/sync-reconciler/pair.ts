@@ -66,7 +66,7 @@ export function hubFieldsOf(link: LinkDocument): Record<string, unknown> {
 export const kindsFrom = (p: Pair) => (Object.entries(associationKinds) as [keyof typeof associationKinds, (typeof associationKinds)[keyof typeof associationKinds]][])
   .filter(([kind, k]) => k.from === p.object && p.settings.objects[k.to] && (p.connector.objects[p.object]?.associations ?? []).includes(kind));
 
-/** Time spent per named stage, summed (a poll's stages, at debug level). */
+/** Time spent per named stage, summed: where a poll step's or a run of changes' time goes, logged at debug level. */
 export function lapTimer(): ((stage: string) => void) & { spent(): Record<string, number> } {
   let at = Date.now();
   const spent: Record<string, number> = {};

@@ -7,7 +7,7 @@
  */
 import type { Db } from 'mongodb';
 import { isDuplicateKey, storeError } from '../../libs/store/errors.ts';
-import { deleteByIds, findByIds } from '../../libs/store/by-ids.ts';
+import { deleteByIds, findByIds, inGroups } from '../../libs/store/by-ids.ts';
 import {
   appIdKey, linkId, objectStateId, unlinkedId, type LinkDocument, type ObjectStateDocument, type RecordReason, type UnlinkedDocument,
 } from '../../libs/store/sync.ts';
@@ -16,7 +16,6 @@ import type { AppRecord } from '../../libs/sync/connector.ts';
 const HOUR_MS = 3600_000;
 const MAX_SAMPLES = 2000;
 /** Link saves in flight at once (each its own replaceOne: FerretDB hangs on large bulk writes). */
-const PUT_CONCURRENCY = 16;
 /** FerretDB hangs on large bulk writes; inserts go in slices of this size. */
 const SLICE = 500;
 
@@ -162,9 +161,7 @@ export function createSyncState(db: Db): SyncState {
     },
     putLink: async (doc) => { await guard('saving a link', () => links.replaceOne({ _id: doc._id }, doc, { upsert: true })); },
     async putLinks(docs) {
-      for (let i = 0; i < docs.length; i += PUT_CONCURRENCY) {
-        await Promise.all(docs.slice(i, i + PUT_CONCURRENCY).map((doc) => guard('saving a link', () => links.replaceOne({ _id: doc._id }, doc, { upsert: true }))));
-      }
+      await inGroups(docs, (doc) => guard('saving a link', () => links.replaceOne({ _id: doc._id }, doc, { upsert: true })));
     },
     async removeLink(doc) {
       await guard('removing a link', () => links.deleteOne({ _id: doc._id }));
