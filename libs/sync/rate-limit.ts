@@ -21,6 +21,13 @@ export interface RateLimitPolicy {
   backoffMs: number;
   /** Most inputs one batch request takes (HubSpot 100). */
   maxBatch: number;
+  /**
+   * Spreads the window's requests: at most its share (max × spreadMs / windowMs, rounded
+   * up) in any `spreadMs`. Without it a busy caller spends a whole window's budget in a
+   * burst and then every caller waits most of a window (seconds, at HubSpot's 10 s); with
+   * it the longest wait for a token is about `spreadMs`.
+   */
+  spreadMs?: number;
 }
 
 export interface Clock {
@@ -54,6 +61,8 @@ export function createRateLimiter(policy: RateLimitPolicy, clock: Clock = system
    */
   let spent: { at: number }[] = [];
   let pausedUntil = 0;
+  const spreadMs = policy.spreadMs ?? 0;
+  const spreadMax = spreadMs > 0 ? Math.max(1, Math.ceil((policy.max * spreadMs) / policy.windowMs)) : Infinity;
   const live = (now: number) => {
     spent = spent.filter((s) => s.at > now - policy.windowMs);
     return spent.map((s) => s.at).sort((a, b) => a - b);
@@ -69,7 +78,10 @@ export function createRateLimiter(policy: RateLimitPolicy, clock: Clock = system
         const times = live(now);
         // The token spent `max` requests ago comes back one window after it was spent.
         const back = times.length >= policy.max ? times[times.length - policy.max]! + policy.windowMs : now;
-        const at = Math.max(now, pausedUntil, back);
+        // Likewise the share of the spread window: the one spent `spreadMax` ago comes back after it.
+        const recent = times.filter((t) => t > now - spreadMs);
+        const spreadBack = recent.length >= spreadMax ? recent[recent.length - spreadMax]! + spreadMs : now;
+        const at = Math.max(now, pausedUntil, back, spreadBack);
         if (at > deadline) return null;
         if (at <= now) {
           const entry = { at: now };

@@ -3,13 +3,20 @@
  * ingress verifies and parses app webhooks with these, and the connectors expose the same
  * functions as `verifyWebhook` / `parseWebhook`.
  */
-import type { ChangeNotice, WebhookRequest } from './connector.ts';
+import type { ChangeNotice, SyncObject, WebhookRequest } from './connector.ts';
 import type { Secret } from '../secrets/crypto.ts';
 import type { SyncApp } from './connections.ts';
-import { parseHubSpotWebhook, verifyHubSpotWebhook } from './hubspot/webhooks.ts';
-import { parseStripeWebhook, verifyStripeWebhook } from './stripe/webhooks.ts';
+import { hubspotWebhookEvents, parseHubSpotWebhook, verifyHubSpotWebhook } from './hubspot/webhooks.ts';
+import { parseStripeWebhook, stripeWebhookEvents, verifyStripeWebhook } from './stripe/webhooks.ts';
 
-export const appWebhooks: Readonly<Record<SyncApp, { verify(request: WebhookRequest, secrets: readonly Secret[], nowMs: number): void; parse(body: Buffer): ChangeNotice[] }>> = {
-  hubspot: { verify: verifyHubSpotWebhook, parse: parseHubSpotWebhook },
-  stripe: { verify: verifyStripeWebhook, parse: parseStripeWebhook },
+export interface AppWebhookScheme {
+  verify(request: WebhookRequest, secrets: readonly Secret[], nowMs: number): void;
+  parse(body: Buffer): ChangeNotice[];
+  /** The event types to subscribe to in the app for these synced objects (shown with the webhook URL). */
+  events(objects: readonly SyncObject[]): string[];
+}
+
+export const appWebhooks: Readonly<Record<SyncApp, AppWebhookScheme>> = {
+  hubspot: { verify: verifyHubSpotWebhook, parse: parseHubSpotWebhook, events: hubspotWebhookEvents },
+  stripe: { verify: verifyStripeWebhook, parse: parseStripeWebhook, events: stripeWebhookEvents },
 };

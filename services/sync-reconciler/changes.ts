@@ -136,19 +136,39 @@ export async function syncHubRecords(p: Pair, d: PairDeps, changes: readonly (Hu
 
 export async function onAppChanges(p: Pair, d: PairDeps, items: readonly ConsumedMessage<SyncInbound>[]): Promise<void> {
   if (p.c.state !== 'active' || waiting(p)) return; // a poll from the stored cursor catches up after
-  const notices = new Map<string, AppChangeData & { appId: string; at: number }>();
+  const notices = new Map<string, AppChange>();
+  const movesNone = new Map<string, boolean>();
   for (const m of items) {
     const data = parseJson<AppChangeData>(m.value.data, {});
     const appId = m.value.appId!;
     const at = data.record?.modifiedAt ?? data.notice?.occurredAt ?? 0;
     const prior = notices.get(appId);
     if (!prior || at >= prior.at) notices.set(appId, { ...data, appId, at });
+    // Over every notice of the record, not only the latest kept: an association change followed by a property change still moved one.
+    movesNone.set(appId, (movesNone.get(appId) ?? true) && propertyChangeOnly(data.notice));
   }
-  await syncAppRecords(p, d, [...notices.values()]);
+  await syncAppRecords(p, d, [...notices.values()].map((ch) => ({ ...ch, associationsUnmoved: movesNone.get(ch.appId) === true })));
+}
+
+/**
+ * A webhook that says one property changed (HubSpot's propertyChange): associations move
+ * with events of their own (associationChange, creation, merge), so such a change needs
+ * no association read — at 20 app changes a second that read was a request a batch.
+ */
+function propertyChangeOnly(notice: ChangeNotice | undefined): boolean {
+  return notice?.kind === 'updated' && notice.properties !== undefined && Object.keys(notice.properties).length > 0;
+}
+
+/** An app change to reconcile: the record given (poll, Stripe) or read by id (HubSpot webhooks). */
+export interface AppChange extends AppChangeData {
+  appId: string;
+  at: number;
+  /** Only property changes were announced for it, so its associations stand as they were. */
+  associationsUnmoved?: boolean;
 }
 
 /** App records (given, or read by id) → the hub. */
-export async function syncAppRecords(p: Pair, d: PairDeps, changes: readonly (AppChangeData & { appId: string; at: number })[]): Promise<void> {
+export async function syncAppRecords(p: Pair, d: PairDeps, changes: readonly AppChange[]): Promise<void> {
   const os = p.os;
   if (!os) return;
   const ctx = newContext();
@@ -161,6 +181,7 @@ export async function syncAppRecords(p: Pair, d: PairDeps, changes: readonly (Ap
   // its own associationChange events), so an echo of our own write needs no association
   // read unless such an event, or a creation, names it.
   const assocNamed = new Set(changes.filter((ch) => ch.notice && ch.notice.kind !== 'updated').map((ch) => ch.appId));
+  const assocUnmoved = new Set(changes.filter((ch) => ch.associationsUnmoved).map((ch) => ch.appId));
   for (const ch of changes) {
     ctx.changedAt.set(ch.appId, ch.at || now);
     const deleted = ch.notice?.kind === 'deleted' || ch.record?.archived === true;
@@ -194,7 +215,7 @@ export async function syncAppRecords(p: Pair, d: PairDeps, changes: readonly (Ap
       if (link.deletedOn) { decisionEvent(p, d, { type: 'skip', object: p.object, hubId: link.hubId, appId: link.appId, reason: link.deletedOn === 'app' ? 'deleted-in-app' : 'deleted-in-hub', message: 'resync to recreate it' }); continue; }
       const echo = link.written.app !== undefined && link.written.app === valuesHash(projectApp(app.properties, os.mappings, p.connector.codec)) && link.state !== 'failing';
       // A snapshot no newer than one already seen (our own write read back by a poll) moved no association either.
-      if (assocNamed.has(app.id) || !(echo || app.modifiedAt <= link.appSeenAt)) assoc.push(link);
+      if (assocNamed.has(app.id) || !(echo || app.modifiedAt <= link.appSeenAt || assocUnmoved.has(app.id))) assoc.push(link);
       if (echo) {
         decisionEvent(p, d, { type: 'skip', object: p.object, hubId: link.hubId, appId: link.appId, reason: 'echo' });
         continue;

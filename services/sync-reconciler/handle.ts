@@ -130,7 +130,7 @@ async function handleRun(p: Pair, d: PairDeps, run: readonly ConsumedMessage<Syn
   switch (m.type) {
     case 'hub.changed': return onHubChanges(p, d, run);
     case 'app.changed': return onAppChanges(p, d, run);
-    case 'poll.due': return onPoll(p, d, data.force === true);
+    case 'poll.due': return onPoll(p, d, data.force === true, data.stage === 'deleted' ? 'deleted' : 'changed');
     case 'resume': return onResume(p, d);
     case 'resync': return onResync(p, d, Array.isArray(data.recordIds) ? data.recordIds.map(String) : undefined);
     case 'forget': return;

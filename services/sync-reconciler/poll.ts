@@ -11,52 +11,59 @@ import { decisionEvent, followUp, hubFieldsOf, lapTimer, type Pair, type PairDep
 import { appAssociations, hubAssociations, linkState, markDeleted, syncAppRecords, syncHubRecords, type TargetIndex } from './changes.ts';
 import { applyDecisions, newContext } from './writes.ts';
 
-const PAGES_PER_STEP = 5;
 const RETRY_PER_POLL = 100;
 const RESUME_PER_STEP = 200;
 const RESYNC_PER_STEP = 100;
 const ASSOCIATIONS_PER_STEP = 500;
 
-export async function onPoll(p: Pair, d: PairDeps, force: boolean): Promise<void> {
+/**
+ * One page a step, then the next step queues behind the pair's changes: a sweep (after the
+ * initial sync, thousands of records) never holds the pair for more than a page, so
+ * changes keep their seconds. A sweep lists changed records, then archived ones, then
+ * retries the failing.
+ */
+export async function onPoll(p: Pair, d: PairDeps, force: boolean, stage: PollStage = 'changed'): Promise<void> {
   if (p.c.state !== 'active' || p.objState.phase !== 'running' || !p.os) return;
   const interval = p.c.pollIntervalMs ?? d.pollIntervalMs;
   const now = d.now();
   if (!force && now - p.objState.polledAt < interval / 2) return;
   p.objState.polledAt = now;
   const lap = lapTimer();
-  let more = false;
-  for (let i = 0; i < PAGES_PER_STEP; i++) {
-    await d.heartbeat();
+  await d.heartbeat();
+  let next: PollStage | null = null;
+  if (stage === 'changed') {
     const page = await p.connector.listChanged(p.object, p.objState.cursors.changed, { limit: 100 });
     lap('list changed');
     await syncAppRecords(p, d, page.records.map((r) => ({ appId: r.id, record: r, at: r.modifiedAt })));
     lap('sync changed');
     p.objState.cursors.changed = page.cursor;
-    more = page.more;
-    if (!more) break;
+    if (page.more) next = 'changed';
+    else stage = 'deleted';
   }
-  for (let i = 0; i < PAGES_PER_STEP; i++) {
-    await d.heartbeat();
+  if (stage === 'deleted' && next === null) {
     const page = await p.connector.listDeleted(p.object, p.objState.cursors.deleted);
     for (const x of page.deleted) {
       const link = await d.state.linkByApp(p.c.connectionId, p.object, x.id);
       if (link) await markDeleted(p, d, link, 'app');
     }
     p.objState.cursors.deleted = page.cursor;
-    if (!page.more) break;
-    more = true;
+    lap('deleted');
+    if (page.more) next = 'deleted';
   }
-  lap('deleted');
-  // Failing records are tried again on every cycle, from the hub side (that is where they were refused).
-  const failingLinks = await d.state.linksInState(p.c.connectionId, p.object, 'failing', RETRY_PER_POLL);
-  const failingCreates = (await d.state.unlinkedInState(p.c.connectionId, p.object, 'failing', RETRY_PER_POLL)).filter((u) => u.side === 'hub');
-  if (failingLinks.length + failingCreates.length > 0) {
-    await syncHubRecords(p, d, [...failingLinks.map((l) => ({ hubId: l.hubId, reread: true })), ...failingCreates.map((u) => ({ hubId: u.id, reread: true }))]);
+  if (next === null) {
+    // Failing records are tried again on every cycle, from the hub side (that is where they were refused).
+    const failingLinks = await d.state.linksInState(p.c.connectionId, p.object, 'failing', RETRY_PER_POLL);
+    const failingCreates = (await d.state.unlinkedInState(p.c.connectionId, p.object, 'failing', RETRY_PER_POLL)).filter((u) => u.side === 'hub');
+    if (failingLinks.length + failingCreates.length > 0) {
+      await syncHubRecords(p, d, [...failingLinks.map((l) => ({ hubId: l.hubId, reread: true })), ...failingCreates.map((u) => ({ hubId: u.id, reread: true }))]);
+    }
+    lap('failing');
   }
-  lap('failing');
-  d.log.debug({ connectionId: p.c.connectionId, object: p.object, more, ms: lap.spent() }, 'poll step');
-  if (more) followUp(p, d, { object: p.object, type: 'poll.due', data: { force: true } });
+  d.log.debug({ connectionId: p.c.connectionId, object: p.object, stage, next, ms: lap.spent() }, 'poll step');
+  if (next) followUp(p, d, { object: p.object, type: 'poll.due', data: { force: true, stage: next } });
 }
+
+export type PollStage = 'changed' | 'deleted';
 
 /** After a pause or the initial sync: the hub changes kept meanwhile, then a poll from the stored cursor. */
 export async function onResume(p: Pair, d: PairDeps): Promise<void> {

@@ -44,8 +44,9 @@ async function main(): Promise<void> {
     const reader = createRecordReader(hub.store.db);
     const records = hub.store.db.collection<{ _id: string; fields?: Record<string, unknown> }>('records');
     const started = Date.now();
-    const { connectionId, webhookUrl } = await connect(hub.api, { app: 'hubspot', name: 'HubSpot bench', baseUrl: crm.url, token: crm.token, webhookSecret: secret });
+    const { connectionId, webhookUrl, webhookEvents } = await connect(hub.api, { app: 'hubspot', name: 'HubSpot bench', baseUrl: crm.url, token: crm.token, webhookSecret: secret });
     options.webhook!.url = webhookUrl;
+    options.webhook!.subscriptions = webhookEvents;
     await waitForStatus(hub.api, connectionId, 'running', 3_600_000);
     const running = Date.now();
     say(`initial sync running after ${((running - started) / 1000).toFixed(1)} s; waiting for every record and association in the hub`);

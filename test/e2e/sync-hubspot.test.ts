@@ -44,9 +44,10 @@ test('initial sync links contacts on email instead of duplicating, creates what 
   ]);
   await eventually('hub records projected', async () => (await hub.records('people')).length === 3, 30_000, 100);
 
-  const { connectionId, webhookUrl } = await connect(hub.api, { app: 'hubspot', name: 'HubSpot main', baseUrl: crm.url, token: crm.token, webhookSecret: clientSecret });
+  const { connectionId, webhookUrl, webhookEvents } = await connect(hub.api, { app: 'hubspot', name: 'HubSpot main', baseUrl: crm.url, token: crm.token, webhookSecret: clientSecret });
   assert.match(webhookUrl, new RegExp(`/hooks/sync/${connectionId}$`));
   options.webhook!.url = webhookUrl;
+  options.webhook!.subscriptions = webhookEvents;
   const view = await waitForStatus(hub.api, connectionId, 'running');
   assert.equal(view.objects.contacts!.enabled, true);
 
@@ -191,8 +192,9 @@ test('deletes are listed, never propagated, and resync recreates them (one by on
   const { crm, options } = await hubspot({ webhook: { url: 'http://127.0.0.1:1/unset', clientSecret } });
   await sendEvents(ws.api, ['a', 'b', 'c'].map((x) => person(`d-${x}`, { email: `${x}@deletes.example`, firstName: x.toUpperCase() })));
   await eventually('projected', async () => (await ws.records('people')).length === 3);
-  const { connectionId, webhookUrl } = await connect(ws.api, { app: 'hubspot', name: 'HubSpot deletes', baseUrl: crm.url, token: crm.token, webhookSecret: clientSecret, pollIntervalMs: 1000 });
+  const { connectionId, webhookUrl, webhookEvents } = await connect(ws.api, { app: 'hubspot', name: 'HubSpot deletes', baseUrl: crm.url, token: crm.token, webhookSecret: clientSecret, pollIntervalMs: 1000 });
   options.webhook!.url = webhookUrl;
+  options.webhook!.subscriptions = webhookEvents;
   await waitForStatus(ws.api, connectionId, 'running');
   const a = byEmail(crm, 'a@deletes.example')[0]!;
   const b = byEmail(crm, 'b@deletes.example')[0]!;
@@ -234,7 +236,8 @@ async function associate(crm: ExternalCrmEmulator, contactId: string, companyId:
 
 test('companies match on domain, or on name where there is none; contact ↔ company associations sync both ways, only the primary company', async () => {
   const ws = await workspace('sync-assoc');
-  const { crm } = await hubspot();
+  const clientSecret = 'hubspot-assoc-secret';
+  const { crm, options } = await hubspot({ webhook: { url: 'http://127.0.0.1:1/unset', clientSecret } });
   const acme = crm.seed('companies', { name: 'Acme Corporation', domain: 'acme.com' });
   const globex = crm.seed('companies', { name: 'Globex' });
   const eve = crm.seed('contacts', { email: 'eve@acme.com', firstname: 'Eve' });
@@ -247,7 +250,10 @@ test('companies match on domain, or on name where there is none; contact ↔ com
     person('p-joe', { email: 'joe@initech.com', firstName: 'Joe', companyId: 'co-initech' }),
   ]);
   await eventually('projected', async () => (await ws.records('companies')).length === 3 && (await ws.records('people')).length === 1);
-  const { connectionId } = await connect(ws.api, { app: 'hubspot', name: 'HubSpot associations', baseUrl: crm.url, token: crm.token });
+  const { connectionId, webhookUrl, webhookEvents } = await connect(ws.api, { app: 'hubspot', name: 'HubSpot associations', baseUrl: crm.url, token: crm.token, webhookSecret: clientSecret });
+  // HubSpot sends only what the app subscribed to: the subscriptions the connection asks for.
+  options.webhook!.url = webhookUrl;
+  options.webhook!.subscriptions = webhookEvents;
   await waitForStatus(ws.api, connectionId, 'running');
 
   const companies = [...crm.objects.companies.values()];
@@ -273,6 +279,18 @@ test('companies match on domain, or on name where there is none; contact ↔ com
   const reads = crm.received.filter((r) => r.at >= since && r.path.startsWith('/crm/v4/associations/'));
   assert.deepEqual(reads.map((r) => `${r.method} ${r.path}`), [], 'no association read for a change that moved none');
   assert.ok((crm.objects.contacts.get(joe.id)!.associations.companies ?? []).includes(acme.id), 'Joe still with Acme');
+
+  // A HubSpot user's property edit (a propertyChange webhook) moves no association either: none read.
+  const eveApp = byEmail(crm, 'eve@acme.com')[0]!;
+  const edited = Date.now();
+  await crm.userEdit('contacts', eveApp.id, { jobtitle: 'Engineer' });
+  await eventually('Eve\'s title in the hub', async () => (await ws.records('people')).find((r) => r.fields.email === 'eve@acme.com' && r.fields.jobTitle === 'Engineer'));
+  await crm.webhooksSettled();
+  const afterEdit = crm.received.filter((r) => r.at >= edited && r.path.startsWith('/crm/v4/associations/'));
+  assert.deepEqual(afterEdit.map((r) => `${r.method} ${r.path}`), [], 'no association read for a property change');
+  // A HubSpot user makes Globex Eve's primary company: only its associationChange webhook says so (the contact's modification date stays).
+  await crm.userAssociate('contacts', eveApp.id, 'companies', globex.id, true);
+  await eventually('Eve\'s company in the hub is Globex', async () => (await ws.records('people')).find((r) => r.fields.email === 'eve@acme.com' && r.fields.companyId === 'co-globex'), 30_000, 100);
 });
 
 test('two accounts of the same app at once, and two apps through the hub: a change in one reaches the hub and the other, then everything stays quiet', async () => {

@@ -64,8 +64,9 @@ test('HubSpot deals ↔ opportunities: initial sync creates each side\'s deals w
   ]);
   await eventually('hub records projected', async () => (await ws.records('opportunities')).length === 1 && (await ws.records('people')).length === 1 && (await ws.records('companies')).length === 1);
 
-  const { connectionId, webhookUrl } = await connect(ws.api, { app: 'hubspot', name: 'HubSpot deals', baseUrl: crm.url, token: crm.token, webhookSecret: secret, pollIntervalMs: 300_000, objects: { deals: enabled } });
+  const { connectionId, webhookUrl, webhookEvents } = await connect(ws.api, { app: 'hubspot', name: 'HubSpot deals', baseUrl: crm.url, token: crm.token, webhookSecret: secret, pollIntervalMs: 300_000, objects: { deals: enabled } });
   options.webhook!.url = webhookUrl;
+  options.webhook!.subscriptions = webhookEvents;
   const view = await waitForStatus(ws.api, connectionId, 'running', 120_000);
   assert.equal(view.objects.deals!.enabled, true);
 
@@ -200,11 +201,12 @@ test('HubSpot products and activities (notes, tasks): products link on SKU, acti
     rec('tasks', 't-1', { subject: 'Call back', status: 'open', priority: 'medium', dueAt: '2026-12-24T08:00:00.000Z', personId: 'p-hank' }),
   ]);
   await eventually('hub records projected', async () => (await ws.records('products')).length === 2 && (await ws.records('notes')).length === 1 && (await ws.records('tasks')).length === 1);
-  const { connectionId, webhookUrl } = await connect(ws.api, {
+  const { connectionId, webhookUrl, webhookEvents } = await connect(ws.api, {
     app: 'hubspot', name: 'HubSpot products', baseUrl: crm.url, token: crm.token, webhookSecret: secret,
     objects: { companies: { ...enabled, enabled: false }, products: enabled, activities: enabled },
   });
   options.webhook!.url = webhookUrl;
+  options.webhook!.subscriptions = webhookEvents;
   await waitForStatus(ws.api, connectionId, 'running', 120_000);
 
   // Products: matched on SKU (the app wins the conflicts), the rest created on each side.
@@ -291,11 +293,12 @@ test('Stripe products and invoices: invoices associate with customers only, neve
     rec('invoices', 'inv-company', { description: 'Billed to a company', companyId: 'co-acme' }),
   ]);
   await eventually('hub records projected', async () => (await ws.records('invoices')).length === 2 && (await ws.records('products')).length === 2 && (await ws.records('people')).length === 1);
-  const { connectionId, webhookUrl } = await connect(ws.api, {
+  const { connectionId, webhookUrl, webhookEvents } = await connect(ws.api, {
     app: 'stripe', name: 'Stripe objects', baseUrl: billing.url, token: billing.apiKey, webhookSecret: secret,
     objects: { products: enabled, invoices: enabled },
   });
   options.webhook!.url = webhookUrl;
+  options.webhook!.subscriptions = webhookEvents;
   const refused = await ws.api('PUT', `/v1/sync/connections/${connectionId}/objects/companies`, enabled);
   assert.equal(refused.status, 400, 'Stripe has no companies to sync');
   await waitForStatus(ws.api, connectionId, 'running', 120_000);

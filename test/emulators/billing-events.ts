@@ -28,6 +28,8 @@ export interface StripeWebhookOptions {
   /** The endpoint's signing secret, `whsec_…`. */
   secret: string;
   retries?: number;
+  /** The endpoint's `enabled_events`: when set, only events of these types are sent, as Stripe does. */
+  subscriptions?: readonly string[];
 }
 
 /** The `Stripe-Signature` header value for a payload. */
@@ -52,7 +54,7 @@ export function createEventLog(webhook: StripeWebhookOptions | undefined, fail: 
   const deliveries: EventLog['deliveries'] = [];
   const inFlight = new Set<Promise<void>>();
   const deliver = async (event: StripeEvent): Promise<void> => {
-    if (!webhook) return;
+    if (!webhook || (webhook.subscriptions && !webhook.subscriptions.includes(event.type))) return;
     const payload = JSON.stringify(event, null, 2);
     const t = Math.floor(Date.now() / 1000);
     try {

@@ -129,6 +129,8 @@ export interface ExternalCrmOptions extends CommonOptions {
     /** 'user' (default): only userEdit/userDelete send events; 'all': API writes too. */
     events?: 'user' | 'all';
     retries?: number;
+    /** The app's subscriptions (e.g. 'contact.associationChange'): when set, only events of these types are sent, as HubSpot does. */
+    subscriptions?: readonly string[];
   };
 }
 
@@ -359,7 +361,7 @@ export async function startExternalCrmEmulator(options: ExternalCrmOptions = {})
   };
   const deliver = async (): Promise<void> => {
     const hook = options.webhook;
-    const events = outbox;
+    const events = hook?.subscriptions ? outbox.filter((e) => hook.subscriptions!.includes(e.subscriptionType)) : outbox;
     outbox = [];
     if (!hook || events.length === 0) return;
     const groups = hook.batch ? [events] : events.map((e) => [e]);

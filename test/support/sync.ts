@@ -29,7 +29,7 @@ export interface ConnectOptions {
 
 let seq = 0;
 
-export async function connect(api: Api, o: ConnectOptions): Promise<{ connectionId: string; webhookUrl: string }> {
+export async function connect(api: Api, o: ConnectOptions): Promise<{ connectionId: string; webhookUrl: string; webhookEvents: string[] }> {
   const n = `${Date.now().toString(36)}${seq++}`;
   const ok = (res: ApiAnswer, status: number, what: string) => assert.equal(res.status, status, `${what}: ${JSON.stringify(res.body)}`);
   ok(await api('POST', '/v1/credentials', { name: `token-${n}`, type: 'bearer', token: o.token }), 201, 'token credential');
@@ -43,8 +43,10 @@ export async function connect(api: Api, o: ConnectOptions): Promise<{ connection
   for (const [object, settings] of Object.entries(o.objects ?? {})) {
     ok(await api('PUT', `/v1/sync/connections/${connectionId}/objects/${object}`, settings), 200, `settings of ${object}`);
   }
+  // The subscriptions to make in the app, for the objects now enabled.
+  const { webhookEvents } = (await api('GET', `/v1/sync/connections/${connectionId}`)).body as { webhookEvents: string[] };
   if (o.activate !== false) ok(await api('POST', `/v1/sync/connections/${connectionId}/activate`), 200, 'activation');
-  return { connectionId, webhookUrl };
+  return { connectionId, webhookUrl, webhookEvents };
 }
 
 export interface ConnectionView {

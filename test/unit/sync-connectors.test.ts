@@ -13,6 +13,7 @@ import { hubspotObjects } from '../../libs/sync/hubspot/mappings.ts';
 import type { Connector } from '../../libs/sync/connector.ts';
 import { createRateLimiter } from '../../libs/sync/rate-limit.ts';
 import { createStripeConnector } from '../../libs/sync/stripe/connector.ts';
+import { appWebhooks } from '../../libs/sync/webhooks.ts';
 import { stripeObjects } from '../../libs/sync/stripe/mappings.ts';
 import { stripeCodec } from '../../libs/sync/stripe/values.ts';
 import { appPropertiesOf, asHubFields, decideChange, effectiveMappings, projectApp, projectHub, type SyncSettings } from '../../libs/sync/reconcile/index.ts';
@@ -145,4 +146,13 @@ test('HubSpot: associationChange events name their record by fromObjectId (they 
   const notices = connector.parseWebhook(Buffer.from(JSON.stringify([event, { ...event, eventId: 8, subscriptionType: 'company.associationChange', associationType: 'COMPANY_TO_DEAL', fromObjectId: 901, toObjectId: 512 }])));
   assert.deepEqual(notices.map((n) => [n.object, n.id, n.kind, n.eventId]), [['opportunities', '512', 'associations', '7'], ['companies', '901', 'associations', '8']]);
   assert.throws(() => connector.parseWebhook(Buffer.from(JSON.stringify([{ ...event, fromObjectId: undefined }]))), { code: 'SYNC_WEBHOOK_PAYLOAD_INVALID' });
+});
+
+test('the webhook subscriptions a connection asks for: HubSpot\'s include associationChange (an association moves no modification date), Stripe\'s an invoice\'s status events', () => {
+  const hubspot = appWebhooks.hubspot.events(['people', 'companies']);
+  for (const s of ['contact.creation', 'contact.propertyChange', 'contact.deletion', 'contact.associationChange', 'company.associationChange', 'company.merge']) assert.ok(hubspot.includes(s), s);
+  assert.ok(!hubspot.some((s) => s.startsWith('deal.')), 'deals do not sync here');
+  const stripe = appWebhooks.stripe.events(['people', 'invoices']);
+  for (const s of ['customer.created', 'customer.updated', 'customer.deleted', 'invoice.finalized', 'invoice.paid']) assert.ok(stripe.includes(s), s);
+  assert.ok(!stripe.some((s) => s.startsWith('product.')));
 });

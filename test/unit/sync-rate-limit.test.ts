@@ -40,3 +40,19 @@ test('the app\'s remaining-quota header lowers our tokens (other clients share t
   limiter.observeRemaining(500);
   assert.equal((await limiter.take(Infinity))?.waitedMs, 0, 'a higher count never adds tokens beyond the window\'s');
 });
+
+test('a spread policy hands out the window in shares: a busy caller waits about spreadMs at most, never most of a window', async () => {
+  const clock = fakeClock();
+  const limiter = createRateLimiter({ ...policy, spreadMs: 1000 }, clock);
+  const times: number[] = [];
+  for (let i = 0; i < 300; i++) { await limiter.take(Infinity); times.push(clock.now()); }
+  // 10 in any second (100 × 1 s / 10 s), and still never more than 100 in any 10 s.
+  for (let i = 10; i < times.length; i++) assert.ok(times[i]! - times[i - 10]! >= 1000, `take ${i} came ${times[i]! - times[i - 10]!} ms after take ${i - 10}`);
+  for (let i = 100; i < times.length; i++) assert.ok(times[i]! - times[i - 100]! >= 10_000);
+  assert.ok(Math.max(...clock.waits) <= 1000, `longest wait ${Math.max(...clock.waits)} ms`);
+  // Without a spread the same caller waits a whole window once its burst is spent.
+  const bursty = fakeClock();
+  const plain = createRateLimiter(policy, bursty);
+  for (let i = 0; i < 300; i++) await plain.take(Infinity);
+  assert.ok(Math.max(...bursty.waits) >= 9000);
+});

@@ -32,8 +32,8 @@ import { hubspotCodec } from './values.ts';
 import { parseHubSpotWebhook, verifyHubSpotWebhook } from './webhooks.ts';
 import { backoffDelayMs } from '../../time/sleep.ts';
 
-export const hubspotPolicy: RateLimitPolicy = { max: 100, windowMs: 10_000, maxWaitMs: 60_000, maxAttempts: 6, backoffMs: 500, maxBatch: 100 };
-export const hubspotSearchPolicy: RateLimitPolicy = { ...hubspotPolicy, max: 4, windowMs: 1000 };
+export const hubspotPolicy: RateLimitPolicy = { max: 100, windowMs: 10_000, maxWaitMs: 60_000, maxAttempts: 6, backoffMs: 500, maxBatch: 100, spreadMs: 1000 };
+export const hubspotSearchPolicy: RateLimitPolicy = { ...hubspotPolicy, max: 4, windowMs: 1000, spreadMs: undefined };
 
 export interface HubSpotOptions {
   connectionId: string;

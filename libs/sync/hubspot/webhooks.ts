@@ -44,6 +44,16 @@ const KIND_OF: Record<string, ChangeNotice['kind']> = {
   creation: 'created', propertyChange: 'updated', deletion: 'deleted', privacyDeletion: 'deleted', restore: 'restored', merge: 'updated', associationChange: 'associations',
 };
 
+/**
+ * The subscriptions to create in the HubSpot app for these synced objects. associationChange
+ * matters: an association moves no modification date, so neither a property change nor a
+ * poll would see it.
+ */
+export function hubspotWebhookEvents(objects: readonly SyncObject[]): string[] {
+  const singulars = Object.entries(OBJECT_OF).filter(([, o]) => objects.includes(o)).map(([singular]) => singular);
+  return singulars.flatMap((s) => ['creation', 'propertyChange', 'deletion', 'restore', 'merge', 'associationChange'].map((action) => `${s}.${action}`));
+}
+
 export function parseHubSpotWebhook(body: Buffer): ChangeNotice[] {
   const parsed = webhookJson('HubSpot', body);
   const events = Array.isArray(parsed) ? parsed : [parsed];

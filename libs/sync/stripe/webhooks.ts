@@ -38,6 +38,13 @@ export function verifyStripeWebhook(request: WebhookRequest, secrets: readonly S
 
 const OBJECT_OF: Record<string, SyncObject> = { customer: 'people', product: 'products', invoice: 'invoices' };
 
+/** The event types to enable on the Stripe webhook endpoint for these synced objects (an invoice's status moves with events of their own). */
+export function stripeWebhookEvents(objects: readonly SyncObject[]): string[] {
+  const prefixes = Object.entries(OBJECT_OF).filter(([, o]) => objects.includes(o)).map(([prefix]) => prefix);
+  const actions = (prefix: string) => ['created', 'updated', 'deleted', ...(prefix === 'invoice' ? ['finalized', 'paid', 'voided', 'marked_uncollectible'] : [])];
+  return prefixes.flatMap((prefix) => actions(prefix).map((action) => `${prefix}.${action}`));
+}
+
 /** A Stripe object as an AppRecord (`modifiedAt`: the event time, else `updated` or `created`). */
 export function stripeRecord(object: SyncObject, o: Record<string, unknown>, atSeconds?: number): AppRecord {
   const seconds = atSeconds ?? (typeof o.updated === 'number' ? o.updated : typeof o.created === 'number' ? o.created : 0);

@@ -10,6 +10,7 @@ import {
 } from '../../../libs/sync/connections.ts';
 import { allowed, statusOf, transitions, type ObjectPhase, type UserAction } from '../../../libs/sync/lifecycle.ts';
 import { connectionMessage, inboundMessage } from '../../../libs/sync/messages.ts';
+import { appWebhooks } from '../../../libs/sync/webhooks.ts';
 import type { SyncInboundType } from '../../../libs/kafka/events.ts';
 import { recordStates, type ObjectStateDocument, type RecordState } from '../../../libs/store/sync.ts';
 
@@ -71,7 +72,7 @@ export function syncRoutes(app: FastifyInstance, d: ApiDeps): void {
     }
     return {
       connectionId: c.connectionId, app: c.app, name: c.name, status, credential: c.credential, webhookCredential: c.webhookCredential,
-      baseUrl: c.baseUrl, pollIntervalMs: c.pollIntervalMs, webhookUrl: webhookUrl(c.connectionId), revision: c.revision,
+      baseUrl: c.baseUrl, pollIntervalMs: c.pollIntervalMs, webhookUrl: webhookUrl(c.connectionId), webhookEvents: appWebhooks[c.app].events(enabledObjects(c)), revision: c.revision,
       createdAt: c.createdAt, updatedAt: c.updatedAt, objects,
     };
   };
@@ -123,7 +124,7 @@ export function syncRoutes(app: FastifyInstance, d: ApiDeps): void {
     };
     await save(c, 'sync.connection.saved');
     d.log.info({ workspaceId: c.workspaceId, connectionId: c.connectionId, app: c.app }, 'sync connection created');
-    return reply.code(201).send({ connectionId: c.connectionId, status: 'draft', webhookUrl: webhookUrl(c.connectionId) });
+    return reply.code(201).send({ connectionId: c.connectionId, status: 'draft', webhookUrl: webhookUrl(c.connectionId), webhookEvents: appWebhooks[c.app].events(enabledObjects(c)) });
   });
 
   app.get('/v1/sync/connections', { config: auth, schema: { tags, summary: 'The workspace\'s sync connections with their status' } }, async (req) => {
