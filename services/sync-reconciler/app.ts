@@ -23,6 +23,7 @@ import type { ConnectorFactory } from '../../libs/sync/connectors.ts';
 import { enabledObjects, type SyncConnection } from '../../libs/sync/connections.ts';
 import { inboundMessage } from '../../libs/sync/messages.ts';
 import type { SyncState } from './state.ts';
+import { createSeenSnapshots, notingSeen } from './seen.ts';
 import { ConnectionIndex, routeRecordChange } from './router.ts';
 import { handleInbound } from './handle.ts';
 
@@ -52,6 +53,9 @@ export interface ReconcilerApp {
 }
 
 export function createReconcilerApp(d: ReconcilerDeps): ReconcilerApp {
+  // Links as this process saved or read them: poll sweeps skip the snapshots they already account for.
+  const seen = createSeenSnapshots();
+  const state = notingSeen(d.state, seen);
   const now = d.now ?? Date.now;
   const log = d.log;
   const index = new ConnectionIndex();
@@ -94,7 +98,7 @@ export function createReconcilerApp(d: ReconcilerDeps): ReconcilerApp {
     eachBatch: {
       outputTopic: t.events,
       handle: (messages, live) => handleInbound(messages, {
-        state: d.state, records: d.records, bus: d.runtime.bus, topics: { records: t.records, inbound: t.inbound }, log, now,
+        state, seen, records: d.records, bus: d.runtime.bus, topics: { records: t.records, inbound: t.inbound }, log, now,
         pollIntervalMs: d.pollIntervalMs, chunkSize: d.chunkSize, connections: { get: (id) => index.get(id), catchUp: () => follower.catchUp() },
         connectors: d.connectors, secretOf,
       }, live),

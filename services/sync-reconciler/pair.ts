@@ -14,9 +14,12 @@ import type { LinkDocument, ObjectStateDocument } from '../../libs/store/sync.ts
 import type { Logger } from '../../libs/log/index.ts';
 import { inboundMessage, syncEventMessage, type InboundInput, type SyncEventInput } from '../../libs/sync/messages.ts';
 import type { SyncState } from './state.ts';
+import type { SeenSnapshots } from './seen.ts';
 
 export interface PairDeps {
   state: SyncState;
+  /** App snapshots in-sync links already account for (a hint kept in memory; see seen.ts). */
+  seen: SeenSnapshots;
   /** The hub's records as the record-projector holds them (read only). */
   records: RecordReader;
   bus: EventBus;
