@@ -147,6 +147,7 @@ export const errorCatalogue = {
   SYNC_TRANSITION_INVALID: { status: 409, retriable: false, meaning: 'the sync connection cannot do that in its present status (see the lifecycle table)' },
   SYNC_CREDENTIAL_MISSING: { status: 422, retriable: false, meaning: 'the connection names a stored credential that is missing or of the wrong type' },
   SYNC_RECORD_REFUSED: { status: 422, retriable: false, meaning: 'the app refused one record (its own answer is kept with the record, which is retried on later cycles)' },
+  SYNC_RECONCILER_RUNNING: { status: 409, retriable: false, meaning: 'the sync state cannot be rebuilt while the sync reconciler runs: stop it first' },
 
   // Operating the hub (services/ops, asked by the api)
   OPS_UNAVAILABLE: { status: 503, retriable: true, meaning: 'the ops service (lag, DLQ, replays, alerts) did not answer; retry shortly' },

@@ -115,6 +115,21 @@ export interface SyncEvent extends Envelope {
   data: string;
 }
 
+/** Value of `sync.state` (schemas/sync-state.avsc), keyed `collection|docId`: the reconciler's changelog. */
+export interface SyncStateSaved {
+  eventId: string;
+  type: 'sync.state.saved' | 'sync.state.removed';
+  occurredAt: number;
+  connectionId: string;
+  object: string;
+  collection: SyncStateCollection;
+  docId: string;
+  /** MongoDB extended JSON text of the document, null when removed. */
+  doc: string | null;
+}
+
+export type SyncStateCollection = 'sync_links' | 'sync_unlinked' | 'sync_objects';
+
 /** Partition key of sync.inbound and sync.events: one owner per (connection, object). */
 export function syncKey(connectionId: string, object: string): string {
   return `${connectionId}:${object}`;

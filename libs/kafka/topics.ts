@@ -26,8 +26,10 @@ export const topics = {
   syncConnections: { name: 'sync.connections', schema: 'sync-connection.avsc', compacted: true, retentionMs: -1 },
   /** Data sync: work for one (connection, object), keyed `connectionId:object`: one writer per pair. */
   syncInbound: { name: 'sync.inbound', schema: 'sync-inbound.avsc', compacted: false, retentionMs: 7 * DAY_MS },
-  /** Data sync: the reconciler's decisions, keyed `connectionId:object` (a connection's state can be rebuilt from them). */
+  /** Data sync: the reconciler's decisions, keyed `connectionId:object` (the audit trail: why each record is where it is). */
   syncEvents: { name: 'sync.events', schema: 'sync-event.avsc', compacted: false, retentionMs: 30 * DAY_MS },
+  /** Data sync: the reconciler's changelog, keyed `collection|docId`: its state can be rebuilt from it (npm run sync:rebuild). */
+  syncState: { name: 'sync.state', schema: 'sync-state.avsc', compacted: true, retentionMs: -1 },
 } as const satisfies Record<string, TopicSpec>;
 
 export type TopicKey = keyof typeof topics;

@@ -24,6 +24,7 @@ import { enabledObjects, type SyncConnection } from '../../libs/sync/connections
 import { inboundMessage } from '../../libs/sync/messages.ts';
 import type { SyncState } from './state.ts';
 import { createSeenSnapshots, notingSeen } from './seen.ts';
+import { journaling } from './journal.ts';
 import { ConnectionIndex, routeRecordChange } from './router.ts';
 import { handleInbound } from './handle.ts';
 
@@ -53,16 +54,17 @@ export interface ReconcilerApp {
 }
 
 export function createReconcilerApp(d: ReconcilerDeps): ReconcilerApp {
-  // Links as this process saved or read them: poll sweeps skip the snapshots they already account for.
-  const seen = createSeenSnapshots();
-  const state = notingSeen(d.state, seen);
   const now = d.now ?? Date.now;
   const log = d.log;
   const index = new ConnectionIndex();
   const t = {
     connections: d.runtime.topic(topics.syncConnections), inbound: d.runtime.topic(topics.syncInbound),
-    events: d.runtime.topic(topics.syncEvents), records: d.runtime.topic(topics.records),
+    events: d.runtime.topic(topics.syncEvents), records: d.runtime.topic(topics.records), state: d.runtime.topic(topics.syncState),
   };
+  // Every save also goes to the sync.state changelog (rebuildable); links as this process
+  // saved or read them let poll sweeps skip the snapshots they already account for.
+  const seen = createSeenSnapshots();
+  const state = notingSeen(journaling(d.state, (messages) => d.runtime.bus.publish(t.state, messages), now), seen);
   const follower = followTopic<SyncConnectionChanged>({
     kafka: d.runtime.kafka, serde: d.runtime.serde, log, topic: t.connections, groupPrefix: `${d.runtime.group(reconcilerGroup)}.connections`,
     apply: (value) => index.apply(JSON.parse(value.connection) as SyncConnection),

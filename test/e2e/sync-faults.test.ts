@@ -8,7 +8,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import type { ExternalCrmEmulator } from '../emulators/external-crm.ts';
+import { execFile } from 'node:child_process';
+import type { ExternalCrmEmulator, ExternalCrmOptions } from '../emulators/external-crm.ts';
 import { connect, records, sendEvents, waitForStatus, syncSuite } from '../support/sync.ts';
 import { eventually } from '../support/env.ts';
 import { sleep } from '../../libs/time/sleep.ts';
@@ -154,4 +155,76 @@ test('the reconciler killed with SIGKILL in the middle of an initial sync and re
   assertNoDuplicates(people.map((r) => r.fields.email), 'hub');
   assert.equal(people.length, total, 'hub: every record once');
   assert.equal((await records(ws.api, connectionId, 'state=in-sync')).length, total);
+});
+
+/** `npm run sync:rebuild` as an operator runs it, against this hub's stack. */
+async function syncRebuild(...connectionIds: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', 'cli/sync-rebuild.ts', ...connectionIds], { env: { ...suite.hub.env, LOG_LEVEL: 'warn' }, timeout: 180_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+test('the store loses the reconciler\'s state: npm run sync:rebuild (refused while the reconciler runs) brings every link and state back from the sync.state changelog, and sync goes on with nothing doubled', async () => {
+  const ws = await workspace('sync-rebuild');
+  const secret = 'rebuild-client-secret';
+  const options: ExternalCrmOptions = { webhook: { url: 'http://127.0.0.1:1/unset', clientSecret: secret } };
+  const crm = await hubspot(options);
+  for (let i = 0; i < 30; i++) crm.seed('contacts', { email: `app${i}@rebuild.example`, firstname: `App${i}` });
+  await sendEvents(ws.api, [
+    ...Array.from({ length: 10 }, (_, i) => person(`r-${i}`, { email: i < 5 ? `app${i}@rebuild.example` : `hub${i}@rebuild.example`, firstName: `Hub${i}` })),
+    person('r-noemail', { firstName: 'No', lastName: 'Email' }),
+  ]);
+  await eventually('projected', async () => (await ws.records('people')).length === 11, 30_000, 100);
+  const { connectionId, webhookUrl, webhookEvents } = await connect(ws.api, { app: 'hubspot', name: 'HubSpot rebuild', baseUrl: crm.url, token: crm.token, webhookSecret: secret });
+  options.webhook!.url = webhookUrl;
+  options.webhook!.subscriptions = webhookEvents;
+  await waitForStatus(ws.api, connectionId, 'running', 60_000);
+  const total = 30 + 5; // 30 app contacts (5 of them matched by hub people) and 5 hub-only people
+  await eventually('every record in sync', async () => (await records(ws.api, connectionId, 'state=in-sync')).length === total, 30_000, 250);
+  await crm.webhooksSettled();
+
+  const refused = await syncRebuild(connectionId);
+  assert.equal(refused.code, 1, refused.stdout);
+  assert.match(refused.stderr, /SYNC_RECONCILER_RUNNING/);
+
+  await suite.hub.stop('sync-reconciler');
+  const db = suite.hub.store.db;
+  const collections = ['sync_links', 'sync_unlinked', 'sync_objects'] as const;
+  const snapshot = async () => {
+    const out: Record<string, unknown[]> = {};
+    for (const name of collections) out[name] = (await db.collection(name).find({ connectionId }).toArray()).sort((a, b) => String(a._id).localeCompare(String(b._id)));
+    out.sync_app_ids = (await db.collection<{ _id: string }>('sync_app_ids').find({ _id: { $regex: `^${connectionId}\\|` } } as never).toArray()).sort((a, b) => String(a._id).localeCompare(String(b._id)));
+    // When the store saved an object state is its own clock, not part of the state.
+    out.sync_objects = (out.sync_objects as { updatedAt?: unknown }[]).map(({ updatedAt: _, ...rest }) => rest);
+    return out;
+  };
+  const before = await snapshot();
+  assert.equal(before.sync_links!.length, total);
+  assert.equal(before.sync_unlinked!.length, 1, 'the excluded person');
+  // The store loses the connection's state.
+  for (const name of collections) await db.collection(name).deleteMany({ connectionId });
+  await db.collection<{ _id: string }>('sync_app_ids').deleteMany({ _id: { $regex: `^${connectionId}\\|` } } as never);
+
+  const rebuilt = await syncRebuild(connectionId);
+  assert.equal(rebuilt.code, 0, `${rebuilt.stderr}\n${rebuilt.stdout}`);
+  const summary = JSON.parse(rebuilt.stdout) as { rebuilt: { connectionId: string; links: number; unlinked: number; objects: number }[] };
+  assert.deepEqual(summary.rebuilt.map((r) => [r.connectionId, r.links, r.unlinked]), [[connectionId, total, 1]]);
+  assert.deepEqual(await snapshot(), before, 'links, app-id claims, record states and object states as they were');
+
+  // Sync goes on from the rebuilt state: a change each way updates the linked records, a new person is created once.
+  await suite.hub.restart('sync-reconciler');
+  const ada = [...crm.objects.contacts.values()].find((c) => c.properties.email === 'app7@rebuild.example')!;
+  await crm.userEdit('contacts', ada.id, { jobtitle: 'Rebuilt' });
+  await sendEvents(ws.api, [person('r-1', { email: 'app1@rebuild.example', firstName: 'Hub1', jobTitle: 'After' }, 'record.updated'), person('r-new', { email: 'new@rebuild.example', firstName: 'New' })]);
+  await eventually('the app edit in the hub', async () => (await ws.records('people')).some((r) => r.fields.email === 'app7@rebuild.example' && r.fields.jobTitle === 'Rebuilt'), 30_000, 250);
+  await eventually('the hub edit in HubSpot', async () => liveContacts(crm).some((c) => c.properties.email === 'app1@rebuild.example' && c.properties.jobtitle === 'After'), 30_000, 250);
+  await eventually('the new person in HubSpot', async () => liveContacts(crm).some((c) => c.properties.email === 'new@rebuild.example'), 30_000, 250);
+  await sleep(3000); // a few polls
+  assertNoDuplicates(liveContacts(crm).map((c) => c.properties.email), 'HubSpot');
+  assert.equal(liveContacts(crm).length, total + 1, 'HubSpot: every record once');
+  const people = await ws.records('people');
+  assertNoDuplicates(people.filter((r) => r.fields.email).map((r) => r.fields.email), 'hub');
+  assert.equal(people.length, total + 2, 'hub: every record once (and the person without an email)');
 });

@@ -26,6 +26,8 @@ export interface ApiAnswer { status: number; body: unknown }
 export interface E2EHub {
   url: string;
   config: BaseConfig;
+  /** The environment the services run with (for running the project's scripts against them). */
+  env: NodeJS.ProcessEnv;
   store: Store;
   smtp: SmtpCapture;
   workspaceId: string;
@@ -144,7 +146,7 @@ export async function startE2EHub(label: string, extraEnv: Record<string, string
   const reader = createRecordReader(store.db);
 
   const hub: E2EHub = {
-    url, config, store, smtp, workspaceId: ws.workspaceId, apiKey: ws.apiKey, adminToken, services, api,
+    url, config, env, store, smtp, workspaceId: ws.workspaceId, apiKey: ws.apiKey, adminToken, services, api,
     async newWorkspace(name) {
       const other = (await raw('POST', '/v1/admin/workspaces', adminToken, { name })).body as { workspaceId: string; apiKey: string };
       return { ...other, api: (method: string, path: string, body?: unknown, headers?: Record<string, string>) => raw(method, path, other.apiKey, body, headers) };
