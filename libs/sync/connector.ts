@@ -197,6 +197,8 @@ export interface ChangeNotice {
   properties?: Record<string, unknown>;
   /** The full record when the event carries it (Stripe's `data.object`). */
   record?: AppRecord;
+  /** For kind 'associations': the event says an association was removed (HubSpot's associationRemoved). */
+  associationRemoved?: boolean;
   /** Written by an integration (HubSpot changeSource INTEGRATION; Stripe: made with an API key), maybe our own echo. */
   byIntegration: boolean;
 }
@@ -254,6 +256,8 @@ export interface Connector {
   readAssociations(kind: AssociationKind, fromIds: readonly string[], options?: CallOptions): Promise<Association[]>;
   /** Creates associations (idempotent: an existing one is kept); refused ones are returned with the app's error. */
   writeAssociations(associations: readonly Association[], options?: CallOptions): Promise<{ association: Association; error: AppError }[]>;
+  /** Removes these associations (every label between each pair); the refused ones with the app's answer. Absent where the app cannot (a Stripe invoice keeps its customer). */
+  removeAssociations?(associations: readonly Association[], options?: CallOptions): Promise<{ association: Association; error: AppError }[]>;
   /**
    * Checks the app's signature on a webhook request (several secrets during a rotation).
    * Throws WEBHOOK_SIGNATURE_MISSING, WEBHOOK_TIMESTAMP_INVALID (older than 5 minutes) or

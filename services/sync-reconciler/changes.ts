@@ -7,7 +7,7 @@
  * the pure reconcile logic and written by writes.ts.
  */
 import type { AppRecord, ChangeNotice } from '../../libs/sync/connector.ts';
-import { decideChange, decideAssociation, projectApp, projectHub, valuesHash, type Decision, type LinkState } from '../../libs/sync/reconcile/index.ts';
+import { decideChange, decideAssociation, primaryTarget, projectApp, projectHub, valuesHash, type Decision, type LinkState } from '../../libs/sync/reconcile/index.ts';
 import type { LinkDocument } from '../../libs/store/sync.ts';
 import type { ConsumedMessage } from '../../libs/kafka/consumer.ts';
 import type { SyncInbound } from '../../libs/kafka/events.ts';
@@ -65,6 +65,8 @@ export async function syncHubRecords(p: Pair, d: PairDeps, changes: readonly (Hu
   // Whose app associations to look at: only where the hub's association field moved (or
   // the record was failing); reading them for every change cost a request per batch.
   const assocDue = new Set<string>();
+  // The hub fields each due link had before this change: an association field emptied removes the app's association.
+  const previous = new Map<string, Record<string, unknown>>();
   // The batch's links in one read rather than one a change.
   const known = new Map((await d.state.linksOf(p.c.connectionId, p.object, changes.map((ch) => ch.hubId))).map((l) => [l.hubId, l]));
   for (const ch of changes) {
@@ -97,7 +99,7 @@ export async function syncHubRecords(p: Pair, d: PairDeps, changes: readonly (Hu
     if (link.deletedOn) { decisionEvent(p, d, { type: 'skip', object: p.object, hubId: link.hubId, appId: link.appId, reason: link.deletedOn === 'app' ? 'deleted-in-app' : 'deleted-in-hub', message: 'resync to recreate it' }); continue; }
     const projected = projectHub(hub.fields, os.mappings);
     const assocChanged = associationFieldsChanged(p, before, hub.fields);
-    if (assocChanged || link.state === 'failing' || ch.reread) assocDue.add(ch.hubId);
+    if (assocChanged || link.state === 'failing' || ch.reread) { assocDue.add(ch.hubId); previous.set(ch.hubId, before); }
     if (link.written.hub !== undefined && link.written.hub === valuesHash(projected) && !assocChanged && link.state !== 'failing') {
       decisionEvent(p, d, { type: 'skip', object: p.object, hubId: link.hubId, appId: link.appId, reason: 'echo' });
       continue;
@@ -129,7 +131,7 @@ export async function syncHubRecords(p: Pair, d: PairDeps, changes: readonly (Hu
   }
   await applyDecisions(p, d, decisions, ctx);
   lap('apply');
-  await hubAssociations(p, d, linked.filter((l) => assocDue.has(l.hubId)).map((l) => ctx.links.get(l.hubId) ?? l), ctx);
+  await hubAssociations(p, d, linked.filter((l) => assocDue.has(l.hubId)).map((l) => ctx.links.get(l.hubId) ?? l), ctx, undefined, previous);
   lap('associations');
   d.log.debug({ connectionId: p.c.connectionId, object: p.object, changes: changes.length, ms: lap.spent() }, 'hub changes synced');
 }
@@ -138,6 +140,7 @@ export async function onAppChanges(p: Pair, d: PairDeps, items: readonly Consume
   if (p.c.state !== 'active' || waiting(p)) return; // a poll from the stored cursor catches up after
   const notices = new Map<string, AppChange>();
   const movesNone = new Map<string, boolean>();
+  const removed = new Set<string>();
   for (const m of items) {
     const data = parseJson<AppChangeData>(m.value.data, {});
     const appId = m.value.appId!;
@@ -146,8 +149,9 @@ export async function onAppChanges(p: Pair, d: PairDeps, items: readonly Consume
     if (!prior || at >= prior.at) notices.set(appId, { ...data, appId, at });
     // Over every notice of the record, not only the latest kept: an association change followed by a property change still moved one.
     movesNone.set(appId, (movesNone.get(appId) ?? true) && propertyChangeOnly(data.notice));
+    if (data.notice?.associationRemoved) removed.add(appId);
   }
-  await syncAppRecords(p, d, [...notices.values()].map((ch) => ({ ...ch, associationsUnmoved: movesNone.get(ch.appId) === true })));
+  await syncAppRecords(p, d, [...notices.values()].map((ch) => ({ ...ch, associationsUnmoved: movesNone.get(ch.appId) === true, associationRemoved: removed.has(ch.appId) })));
 }
 
 /**
@@ -165,6 +169,8 @@ export interface AppChange extends AppChangeData {
   at: number;
   /** Only property changes were announced for it, so its associations stand as they were. */
   associationsUnmoved?: boolean;
+  /** The app said one of its associations was removed (an empty one then clears the hub's field). */
+  associationRemoved?: boolean;
 }
 
 /** App records (given, or read by id) → the hub. */
@@ -182,6 +188,7 @@ export async function syncAppRecords(p: Pair, d: PairDeps, changes: readonly App
   // read unless such an event, or a creation, names it.
   const assocNamed = new Set(changes.filter((ch) => ch.notice && ch.notice.kind !== 'updated').map((ch) => ch.appId));
   const assocUnmoved = new Set(changes.filter((ch) => ch.associationsUnmoved).map((ch) => ch.appId));
+  const assocRemoved = new Set(changes.filter((ch) => ch.associationRemoved).map((ch) => ch.appId));
   for (const ch of changes) {
     ctx.changedAt.set(ch.appId, ch.at || now);
     const deleted = ch.notice?.kind === 'deleted' || ch.record?.archived === true;
@@ -233,7 +240,7 @@ export async function syncAppRecords(p: Pair, d: PairDeps, changes: readonly App
   lap('apply');
   // Records just created in the hub take the app record's associations too (a new HubSpot deal's company and contact).
   const created = decisions.flatMap((x) => (x.kind === 'create' && x.side === 'hub' ? [ctx.links.get(hubIdFor(p, x.sourceId))] : [])).filter((l): l is LinkDocument => l !== undefined);
-  await appAssociations(p, d, [...assoc.map((l) => ctx.links.get(l.hubId) ?? l), ...created], ctx);
+  await appAssociations(p, d, [...assoc.map((l) => ctx.links.get(l.hubId) ?? l), ...created], ctx, undefined, assocRemoved);
   lap('associations');
   d.log.debug({ connectionId: p.c.connectionId, object: p.object, changes: changes.length, ms: lap.spent() }, 'app changes synced');
 }
@@ -252,13 +259,19 @@ function lookupIndex(p: Pair, d: PairDeps, object: string): TargetIndex {
   };
 }
 
-/** Hub association fields (companyId, personId) → the app's associations, for changed hub records of linked pairs. */
-export async function hubAssociations(p: Pair, d: PairDeps, links: readonly LinkDocument[], ctx: WriteContext, index?: (object: string) => TargetIndex): Promise<void> {
+/**
+ * Hub association fields (companyId, personId) → the app's associations, for changed hub
+ * records of linked pairs. A field emptied since `previous` removes the association to
+ * the target it named, where the app can remove associations.
+ */
+export async function hubAssociations(p: Pair, d: PairDeps, links: readonly LinkDocument[], ctx: WriteContext, index?: (object: string) => TargetIndex, previous?: ReadonlyMap<string, Record<string, unknown>>): Promise<void> {
   if (links.length === 0 || !p.os || p.os.direction === 'from-app') return;
   for (const [kind, k] of kindsFrom(p)) {
-    const wanted = links.filter((l) => !l.deletedOn && typeof ctx.hub.get(l.hubId)?.fields[k.hubField] === 'string');
-    if (wanted.length === 0) continue;
-    const existing = await p.connector.readAssociations(kind, wanted.map((l) => l.appId));
+    const live = links.filter((l) => !l.deletedOn);
+    const wanted = live.filter((l) => typeof ctx.hub.get(l.hubId)?.fields[k.hubField] === 'string');
+    const cleared = live.filter((l) => ctx.hub.get(l.hubId)?.fields[k.hubField] == null && typeof previous?.get(l.hubId)?.[k.hubField] === 'string');
+    if (wanted.length + cleared.length === 0) continue;
+    const existing = await p.connector.readAssociations(kind, [...wanted, ...cleared].map((l) => l.appId));
     const writes = [];
     const targets = (index ?? ((o: string) => lookupIndex(p, d, o)))(k.to);
     for (const l of wanted) {
@@ -270,6 +283,12 @@ export async function hubAssociations(p: Pair, d: PairDeps, links: readonly Link
       });
       for (const x of ds) if (x.kind === 'associate') writes.push(x.association);
     }
+    const removals = [];
+    for (const l of cleared) {
+      const appTarget = await targets.appIdOf(String(previous!.get(l.hubId)![k.hubField]));
+      const current = existing.find((a) => a.fromId === l.appId && a.toId === appTarget);
+      if (current) removals.push(current);
+    }
     if (writes.length > 0) {
       const refused = await p.connector.writeAssociations(writes);
       for (const w of writes) {
@@ -279,11 +298,24 @@ export async function hubAssociations(p: Pair, d: PairDeps, links: readonly Link
           : { type: 'update', object: p.object, side: 'app', appId: w.fromId, reason: `association:${kind}`, data: { association: w } });
       }
     }
+    if (removals.length > 0) {
+      if (!p.connector.removeAssociations) {
+        for (const w of removals) decisionEvent(p, d, { type: 'skip', object: p.object, appId: w.fromId, reason: 'association-not-removable', message: `the app does not remove ${kind} associations` });
+        continue;
+      }
+      const refused = await p.connector.removeAssociations(removals);
+      for (const w of removals) {
+        const r = refused.find((x) => x.association === w);
+        decisionEvent(p, d, r
+          ? { type: 'failing', object: p.object, side: 'app', appId: w.fromId, reason: `association-removed:${kind}`, code: r.error.code, message: r.error.message, data: { app: r.error.body } }
+          : { type: 'update', object: p.object, side: 'app', appId: w.fromId, reason: `association-removed:${kind}`, data: { association: w } });
+      }
+    }
   }
 }
 
 /** The app's associations → hub association fields, for changed app records of linked pairs. */
-export async function appAssociations(p: Pair, d: PairDeps, links: readonly LinkDocument[], ctx: WriteContext, index?: (object: string) => TargetIndex): Promise<void> {
+export async function appAssociations(p: Pair, d: PairDeps, links: readonly LinkDocument[], ctx: WriteContext, index?: (object: string) => TargetIndex, removedIn?: ReadonlySet<string>): Promise<void> {
   if (links.length === 0 || !p.os || p.os.direction === 'to-app') return;
   const writes = new Map<string, Record<string, unknown>>();
   for (const [kind, k] of kindsFrom(p)) {
@@ -293,8 +325,14 @@ export async function appAssociations(p: Pair, d: PairDeps, links: readonly Link
     const existing = await p.connector.readAssociations(kind, live.map((l) => l.appId));
     for (const l of live) {
       const mine = existing.filter((a) => a.fromId === l.appId);
-      if (mine.length === 0) continue;
       const fields = writes.get(l.hubId) ?? ctx.hub.get(l.hubId)?.fields ?? hubFieldsOf(l);
+      // The app said an association was removed and none is left to sync: the hub's field is emptied too.
+      if (removedIn?.has(l.appId) && primaryTarget(mine) === null && typeof fields[k.hubField] === 'string') {
+        const { [k.hubField]: _gone, ...rest } = fields;
+        writes.set(l.hubId, rest);
+        continue;
+      }
+      if (mine.length === 0) continue;
       const targets = new Map<string, string>();
       for (const a of mine) {
         const t = await index_.hubIdOf(a.toId);

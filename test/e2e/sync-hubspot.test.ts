@@ -291,6 +291,21 @@ test('companies match on domain, or on name where there is none; contact ↔ com
   // A HubSpot user makes Globex Eve's primary company: only its associationChange webhook says so (the contact's modification date stays).
   await crm.userAssociate('contacts', eveApp.id, 'companies', globex.id, true);
   await eventually('Eve\'s company in the hub is Globex', async () => (await ws.records('people')).find((r) => r.fields.email === 'eve@acme.com' && r.fields.companyId === 'co-globex'), 30_000, 100);
+
+  // Removals. A hub record whose company is emptied loses that association in HubSpot.
+  await sendEvents(ws.api, [person('p-joe', { email: 'joe@initech.com', firstName: 'Joseph' }, 'record.updated')]);
+  await eventually('Joe no longer with Acme in HubSpot', async () => !(crm.objects.contacts.get(joe.id)!.associations.companies ?? []).includes(acme.id), 30_000, 100);
+  // A HubSpot user removes Eve's other company (Acme): her primary (Globex) stays, and so does the hub's.
+  await crm.userDissociate('contacts', eveApp.id, 'companies', acme.id);
+  await crm.webhooksSettled();
+  await sleep(2000);
+  assert.equal((await ws.record('people', (await ws.records('people')).find((r) => r.fields.email === 'eve@acme.com')!.recordId))!.fields.companyId, 'co-globex');
+  // Then Globex too: no company is left in HubSpot, so the hub record has none either.
+  await crm.userDissociate('contacts', eveApp.id, 'companies', globex.id);
+  await eventually('Eve without a company in the hub', async () => (await ws.records('people')).find((r) => r.fields.email === 'eve@acme.com' && r.fields.companyId === undefined), 30_000, 100);
+  await sleep(2000); // polls: nothing comes back
+  assert.deepEqual(crm.objects.contacts.get(eveApp.id)!.associations.companies ?? [], [], 'nothing re-associated in HubSpot');
+  assert.equal((await ws.records('people')).find((r) => r.fields.email === 'eve@acme.com')!.fields.companyId, undefined);
 });
 
 test('two accounts of the same app at once, and two apps through the hub: a change in one reaches the hub and the other, then everything stays quiet', async () => {

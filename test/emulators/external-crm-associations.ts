@@ -14,6 +14,7 @@ import { batchInputs, batchReply, hubspotError } from './external-crm-batch.ts';
  * - DELETE /crm/v4/objects/:from/:id/associations/:to/:toId               → 204
  * - POST   /crm/v4/associations/:from/:to/batch/read   { inputs: [{ id }] }  → results [{ from: { id }, to: [...] }]; no association: 207 with errors
  * - POST   /crm/v4/associations/:from/:to/batch/create { inputs: [{ from: { id }, to: { id }, types: [...] }] } → 201, or 207 with per-input errors
+ * - POST   /crm/v4/associations/:from/:to/batch/archive { inputs: [{ from: { id }, to: [{ id }] }] } → 204 (every label between each pair removed; a pair not associated is no error)
  * Type ids (HUBSPOT_DEFINED): contact→company 279 (primary 1), company→contact 280 (primary 2), deal→company 341 (primary 5),
  * company→deal 342 (primary 6), deal→contact 3, contact→deal 4, note→contact 202, contact→note 201, task→contact 204, contact→task 203.
  */
@@ -176,6 +177,26 @@ export function associationRoutes(
         if (a && b && (a.associations[b.objectType] ?? []).includes(b.id)) {
           store.remove(a, b);
           changed(a, b, true);
+        }
+        return { status: 204 };
+      },
+    },
+    {
+      method: 'POST', path: '/crm/v4/associations/:from/:to/batch/archive',
+      handle(ctx) {
+        const from = typeOf(ctx.params.from!);
+        const to = typeOf(ctx.params.to!);
+        for (const input of batchInputs(ctx.req.body, 1000)) {
+          const fromId = isPlainObject(input) && isPlainObject(input.from) ? String(input.from.id) : '';
+          const targets = isPlainObject(input) && Array.isArray(input.to) ? input.to.map((t: unknown) => (isPlainObject(t) ? String(t.id) : '')) : [];
+          const a = objects[from].get(fromId);
+          for (const toId of targets) {
+            const b = objects[to].get(toId);
+            if (a && b && (a.associations[b.objectType] ?? []).includes(b.id)) {
+              store.remove(a, b);
+              changed(a, b, true);
+            }
+          }
         }
         return { status: 204 };
       },

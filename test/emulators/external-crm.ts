@@ -150,6 +150,8 @@ export interface ExternalCrmEmulator extends Emulator {
   userDelete(objectType: ObjectType, id: string): Promise<void>;
   /** A HubSpot user associates two records (primary by default where the pair has one): sends associationChange events when configured. */
   userAssociate(from: ObjectType, fromId: string, to: ObjectType, toId: string, primary?: boolean): Promise<void>;
+  /** A HubSpot user removes the association between two records: sends associationChange events (associationRemoved) when configured. */
+  userDissociate(from: ObjectType, fromId: string, to: ObjectType, toId: string): Promise<void>;
   /** Every webhook request sent, with the events it carried. */
   webhookDeliveries: { events: WebhookEvent[]; result: WebhookDelivery | { error: string } }[];
   /** Waits until the webhook deliveries under way (e.g. after API writes with events: 'all') are done. */
@@ -760,6 +762,15 @@ export async function startExternalCrmEmulator(options: ExternalCrmOptions = {})
       if (!a || a.archived || !b || b.archived) throw new Error(`no ${SINGULAR[from]} ${fromId} or ${SINGULAR[to]} ${toId}`);
       assoc.add(a, b, associationTypeId(from, to, primary));
       queueAssociation(a, b, 'CRM_UI', false);
+      await flush();
+    },
+    async userDissociate(from: ObjectType, fromId: string, to: ObjectType, toId: string): Promise<void> {
+      const a = objects[from].get(fromId);
+      const b = objects[to].get(toId);
+      if (!a || !b || !(a.associations[to] ?? []).includes(toId)) throw new Error(`${SINGULAR[from]} ${fromId} is not associated with ${SINGULAR[to]} ${toId}`);
+      // The event is queued while the pair still lists its labels, then the pair goes.
+      assoc.remove(a, b);
+      queueAssociation(a, b, 'CRM_UI', true);
       await flush();
     },
     async userDelete(type: ObjectType, id: string): Promise<void> {

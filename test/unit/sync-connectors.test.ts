@@ -146,6 +146,9 @@ test('HubSpot: associationChange events name their record by fromObjectId (they 
   const notices = connector.parseWebhook(Buffer.from(JSON.stringify([event, { ...event, eventId: 8, subscriptionType: 'company.associationChange', associationType: 'COMPANY_TO_DEAL', fromObjectId: 901, toObjectId: 512 }])));
   assert.deepEqual(notices.map((n) => [n.object, n.id, n.kind, n.eventId]), [['opportunities', '512', 'associations', '7'], ['companies', '901', 'associations', '8']]);
   assert.throws(() => connector.parseWebhook(Buffer.from(JSON.stringify([{ ...event, fromObjectId: undefined }]))), { code: 'SYNC_WEBHOOK_PAYLOAD_INVALID' });
+  assert.equal(notices[0]!.associationRemoved, undefined, 'an association added');
+  const [removed] = connector.parseWebhook(Buffer.from(JSON.stringify([{ ...event, associationRemoved: true, isPrimaryAssociation: false }])));
+  assert.equal(removed!.associationRemoved, true, 'an association removed says so');
 });
 
 test('the webhook subscriptions a connection asks for: HubSpot\'s include associationChange (an association moves no modification date), Stripe\'s an invoice\'s status events', () => {

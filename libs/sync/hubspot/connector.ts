@@ -343,10 +343,30 @@ export function createHubSpotConnector(o: HubSpotOptions): Connector {
     return refusedOnes;
   }
 
+  async function removeAssociations(list: readonly Association[], options: CallOptions = {}) {
+    const refusedOnes: { association: Association; error: AppError }[] = [];
+    const byKind = new Map<AssociationKind, Association[]>();
+    for (const x of list) byKind.set(x.kind, [...(byKind.get(x.kind) ?? []), x]);
+    for (const [kind, items] of byKind) {
+      const a = associationSpec(kind);
+      for (const part of chunks(items, limiter.policy.maxBatch)) {
+        const byFrom = new Map<string, string[]>();
+        for (const x of part) byFrom.set(x.fromId, [...(byFrom.get(x.fromId) ?? []), x.toId]);
+        // Removing what is already gone is no error, so a resend after a lost answer is safe.
+        const answer = await send({
+          method: 'POST', path: `/crm/v4/associations/${a.from}/${a.to}/batch/archive`, resend: 'always',
+          body: { inputs: [...byFrom].map(([fromId, toIds]) => ({ from: { id: fromId }, to: toIds.map((id) => ({ id })) })) },
+        }, options.signal);
+        if (answer.status >= 400) for (const x of part) refusedOnes.push({ association: x, error: errorOf(answer) });
+      }
+    }
+    return refusedOnes;
+  }
+
   return Object.freeze({
     app: 'hubspot', objects: hubspotObjects, codec: hubspotCodec, idempotency: 'match' as const, rateLimit: limiter.policy,
     listChanged, listDeleted, read: (object: SyncObject, ids: readonly string[], options?: CallOptions) => read(object, ids, options),
-    create, update, find, readAssociations, writeAssociations,
+    create, update, find, readAssociations, writeAssociations, removeAssociations,
     verifyWebhook: verifyHubSpotWebhook, parseWebhook: parseHubSpotWebhook,
   });
 }

@@ -74,6 +74,7 @@ export function parseHubSpotWebhook(body: Buffer): ChangeNotice[] {
     out.push({
       object, id: String(objectId), kind, occurredAt: ev.occurredAt, eventId: String(ev.eventId ?? `${type}:${String(objectId)}:${ev.occurredAt}`),
       ...(property && kind === 'updated' ? { properties: property } : {}),
+      ...(kind === 'associations' && ev.associationRemoved === true ? { associationRemoved: true } : {}),
       byIntegration: ev.changeSource === 'INTEGRATION' || ev.changeSource === 'API',
     });
   });
