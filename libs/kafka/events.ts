@@ -116,10 +116,7 @@ export interface SyncEvent extends Envelope {
 }
 
 /** Value of `sync.state` (schemas/sync-state.avsc), keyed `collection|docId`: the reconciler's changelog. */
-export interface SyncStateSaved {
-  eventId: string;
-  type: 'sync.state.saved' | 'sync.state.removed';
-  occurredAt: number;
+export interface SyncStateSaved extends Envelope {
   connectionId: string;
   object: string;
   collection: SyncStateCollection;

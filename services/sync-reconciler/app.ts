@@ -64,7 +64,7 @@ export function createReconcilerApp(d: ReconcilerDeps): ReconcilerApp {
   // Every save also goes to the sync.state changelog (rebuildable); links as this process
   // saved or read them let poll sweeps skip the snapshots they already account for.
   const seen = createSeenSnapshots();
-  const state = notingSeen(journaling(d.state, (messages) => d.runtime.bus.publish(t.state, messages), now), seen);
+  const state = notingSeen(journaling(d.state, (messages) => d.runtime.bus.publish(t.state, messages), (id) => index.get(id)?.workspaceId ?? '', now), seen);
   const follower = followTopic<SyncConnectionChanged>({
     kafka: d.runtime.kafka, serde: d.runtime.serde, log, topic: t.connections, groupPrefix: `${d.runtime.group(reconcilerGroup)}.connections`,
     apply: (value) => index.apply(JSON.parse(value.connection) as SyncConnection),

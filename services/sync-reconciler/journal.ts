@@ -13,8 +13,8 @@
  * Scratch work is not journaled: the initial sync's staged records and plan, and the hub
  * changes kept while paused.
  */
-import { randomUUID } from 'node:crypto';
 import { BSON } from 'mongodb';
+import { envelopeHeaders, externalEnvelope } from '../../libs/kafka/envelope.ts';
 import type { SyncStateCollection, SyncStateSaved } from '../../libs/kafka/events.ts';
 import type { OutgoingEvent } from '../../libs/kafka/producer.ts';
 import { unlinkedId, type ObjectStateDocument, type UnlinkedDocument } from '../../libs/store/sync.ts';
@@ -24,19 +24,20 @@ export type PublishState = (messages: OutgoingEvent[]) => Promise<void>;
 
 type Journaled = { _id: string; connectionId: string; object: string };
 
-export function stateMessage(collection: SyncStateCollection, doc: Journaled, removed: boolean, now: number): OutgoingEvent {
+export function stateMessage(collection: SyncStateCollection, doc: Journaled, removed: boolean, workspaceId: string, now: number): OutgoingEvent {
   const value: SyncStateSaved = {
-    eventId: randomUUID(), type: removed ? 'sync.state.removed' : 'sync.state.saved', occurredAt: now,
+    ...externalEnvelope(removed ? 'sync.state.removed' : 'sync.state.saved', workspaceId, now),
     connectionId: doc.connectionId, object: doc.object, collection, docId: doc._id,
     doc: removed ? null : BSON.EJSON.stringify(doc, { relaxed: true }),
   };
-  return { key: `${collection}|${doc._id}`, value };
+  return { key: `${collection}|${doc._id}`, value, headers: envelopeHeaders(value) };
 }
 
 /** The state, with every save and removal of links, unlinked states and object states also published to sync.state. */
-export function journaling(state: SyncState, publish: PublishState, now: () => number = Date.now): SyncState {
-  const saved = (collection: SyncStateCollection, docs: readonly Journaled[]) => (docs.length === 0 ? Promise.resolve() : publish(docs.map((d) => stateMessage(collection, d, false, now()))));
-  const removed = (collection: SyncStateCollection, docs: readonly Journaled[]) => (docs.length === 0 ? Promise.resolve() : publish(docs.map((d) => stateMessage(collection, d, true, now()))));
+export function journaling(state: SyncState, publish: PublishState, workspaceOf: (connectionId: string) => string, now: () => number = Date.now): SyncState {
+  const messages = (collection: SyncStateCollection, docs: readonly Journaled[], removal: boolean) => docs.map((d) => stateMessage(collection, d, removal, workspaceOf(d.connectionId), now()));
+  const saved = (collection: SyncStateCollection, docs: readonly Journaled[]) => (docs.length === 0 ? Promise.resolve() : publish(messages(collection, docs, false)));
+  const removed = (collection: SyncStateCollection, docs: readonly Journaled[]) => (docs.length === 0 ? Promise.resolve() : publish(messages(collection, docs, true)));
   const unlinkedKey = (c: string, o: string, side: 'hub' | 'app', id: string): Journaled => ({ _id: unlinkedId(c, o, side, id), connectionId: c, object: o });
   return {
     ...state,
