@@ -317,50 +317,48 @@ export function createHubSpotConnector(o: HubSpotOptions): Connector {
     return out;
   }
 
-  async function writeAssociations(list: readonly Association[], options: CallOptions = {}) {
-    const refusedOnes: { association: Association; error: AppError }[] = [];
+  type Refused = { association: Association; error: AppError };
+
+  /** Runs `each` over the associations a kind and a batch at a time; the refused ones it reports, together. */
+  async function perBatch(list: readonly Association[], each: (spec: ReturnType<typeof associationSpec>, part: Association[]) => Promise<Refused[]>): Promise<Refused[]> {
+    const refusedOnes: Refused[] = [];
     const byKind = new Map<AssociationKind, Association[]>();
     for (const x of list) byKind.set(x.kind, [...(byKind.get(x.kind) ?? []), x]);
     for (const [kind, items] of byKind) {
-      const a = associationSpec(kind);
-      for (const part of chunks(items, limiter.policy.maxBatch)) {
-        const answer = await send({
-          method: 'POST', path: `/crm/v4/associations/${a.from}/${a.to}/batch/create`, resend: 'always',
-          body: { inputs: part.map((x) => ({ from: { id: x.fromId }, to: { id: x.toId }, types: [{ associationCategory: 'HUBSPOT_DEFINED', associationTypeId: x.primary && a.primary !== undefined ? a.primary : a.unlabeled }] })) },
-        }, options.signal);
-        if (answer.status >= 400) {
-          for (const x of part) refusedOnes.push({ association: x, error: errorOf(answer) });
-          continue;
-        }
-        for (const e of errorsOf(answer)) {
-          const from = contextOf(e, 'fromObjectId')[0];
-          const to = contextOf(e, 'toObjectId')[0];
-          const x = part.find((p) => p.fromId === from && (to === undefined || p.toId === to));
-          if (x) refusedOnes.push({ association: x, error: { status: statusOfCategory(e.category), code: String(e.category ?? CATEGORY.unknown), message: String(e.message ?? ''), body: e } });
-        }
-      }
+      for (const part of chunks(items, limiter.policy.maxBatch)) refusedOnes.push(...await each(associationSpec(kind), part));
     }
     return refusedOnes;
   }
 
-  async function removeAssociations(list: readonly Association[], options: CallOptions = {}) {
-    const refusedOnes: { association: Association; error: AppError }[] = [];
-    const byKind = new Map<AssociationKind, Association[]>();
-    for (const x of list) byKind.set(x.kind, [...(byKind.get(x.kind) ?? []), x]);
-    for (const [kind, items] of byKind) {
-      const a = associationSpec(kind);
-      for (const part of chunks(items, limiter.policy.maxBatch)) {
-        const byFrom = new Map<string, string[]>();
-        for (const x of part) byFrom.set(x.fromId, [...(byFrom.get(x.fromId) ?? []), x.toId]);
-        // Removing what is already gone is no error, so a resend after a lost answer is safe.
-        const answer = await send({
-          method: 'POST', path: `/crm/v4/associations/${a.from}/${a.to}/batch/archive`, resend: 'always',
-          body: { inputs: [...byFrom].map(([fromId, toIds]) => ({ from: { id: fromId }, to: toIds.map((id) => ({ id })) })) },
-        }, options.signal);
-        if (answer.status >= 400) for (const x of part) refusedOnes.push({ association: x, error: errorOf(answer) });
+  function writeAssociations(list: readonly Association[], options: CallOptions = {}): Promise<Refused[]> {
+    return perBatch(list, async (a, part) => {
+      const answer = await send({
+        method: 'POST', path: `/crm/v4/associations/${a.from}/${a.to}/batch/create`, resend: 'always',
+        body: { inputs: part.map((x) => ({ from: { id: x.fromId }, to: { id: x.toId }, types: [{ associationCategory: 'HUBSPOT_DEFINED', associationTypeId: x.primary && a.primary !== undefined ? a.primary : a.unlabeled }] })) },
+      }, options.signal);
+      if (answer.status >= 400) return part.map((x) => ({ association: x, error: errorOf(answer) }));
+      const refusedOnes: Refused[] = [];
+      for (const e of errorsOf(answer)) {
+        const from = contextOf(e, 'fromObjectId')[0];
+        const to = contextOf(e, 'toObjectId')[0];
+        const x = part.find((p) => p.fromId === from && (to === undefined || p.toId === to));
+        if (x) refusedOnes.push({ association: x, error: { status: statusOfCategory(e.category), code: String(e.category ?? CATEGORY.unknown), message: String(e.message ?? ''), body: e } });
       }
-    }
-    return refusedOnes;
+      return refusedOnes;
+    });
+  }
+
+  function removeAssociations(list: readonly Association[], options: CallOptions = {}): Promise<Refused[]> {
+    return perBatch(list, async (a, part) => {
+      const byFrom = new Map<string, string[]>();
+      for (const x of part) byFrom.set(x.fromId, [...(byFrom.get(x.fromId) ?? []), x.toId]);
+      // Removing what is already gone is no error, so a resend after a lost answer is safe.
+      const answer = await send({
+        method: 'POST', path: `/crm/v4/associations/${a.from}/${a.to}/batch/archive`, resend: 'always',
+        body: { inputs: [...byFrom].map(([fromId, toIds]) => ({ from: { id: fromId }, to: toIds.map((id) => ({ id })) })) },
+      }, options.signal);
+      return answer.status >= 400 ? part.map((x) => ({ association: x, error: errorOf(answer) })) : [];
+    });
   }
 
   return Object.freeze({
