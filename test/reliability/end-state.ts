@@ -24,6 +24,12 @@ export interface EndState {
   doubled: { events: number; runs: number; effects: number; emails: number };
   /** Effects sent again with the same Idempotency-Key (the receiver can drop them). */
   resentEffects: number;
+  /**
+   * Emails sent again with the same Message-ID: SMTP has no idempotency key, so a notifier
+   * killed between the server's 250 and its ledger write sends the copy again on takeover
+   * (services/notifier/notify.ts); the derived Message-ID lets mail stores drop it.
+   */
+  resentEmails: number;
   /** A few of the ids behind each non-zero count, for the report. */
   examples: string[];
 }
@@ -69,7 +75,7 @@ export async function checkEndState(hub: E2EHub, wf: Workflows, ack: Acknowledge
   const state: EndState = {
     accepted: ack.events.size + ack.deliveries.size, completedRuns: 0,
     lost: { events: 0, records: 0, writes: 0, runs: 0, effects: 0, emails: 0 },
-    doubled: { events: 0, runs: 0, effects: 0, emails: 0 }, resentEffects: 0, examples: [],
+    doubled: { events: 0, runs: 0, effects: 0, emails: 0 }, resentEffects: 0, resentEmails: 0, examples: [],
   };
   const note = (what: string) => { if (state.examples.length < 10) state.examples.push(what); };
 
@@ -117,8 +123,8 @@ export async function checkEndState(hub: E2EHub, wf: Workflows, ack: Acknowledge
   }
 
   // Effects and emails: one per accepted unit (the unit's number is its key in both).
-  const mailsBySubject = new Map<string, number>();
-  for (const m of hub.smtp.messages) mailsBySubject.set(m.subject, (mailsBySubject.get(m.subject) ?? 0) + 1);
+  const mailsBySubject = new Map<string, string[]>();
+  for (const m of hub.smtp.messages) mailsBySubject.set(m.subject, [...(mailsBySubject.get(m.subject) ?? []), m.messageId]);
   const numberOf = (id: string) => Number(id.slice(2));
   for (const id of [...ack.events.values(), ...ack.deliveries.keys()]) {
     const keys = effects.effects.get(numberOf(id)) ?? [];
@@ -128,9 +134,13 @@ export async function checkEndState(hub: E2EHub, wf: Workflows, ack: Acknowledge
     state.resentEffects += keys.length - distinct;
   }
   for (const id of ack.events.values()) {
-    const mails = mailsBySubject.get(`Welcome ${id}`) ?? 0;
-    if (mails === 0) { state.lost.emails += 1; note(`no email for ${id}`); }
-    if (mails > 1) { state.doubled.emails += 1; note(`${mails} emails for ${id}`); }
+    // Doubled: two different messages for one unit. The same Message-ID twice is a resend, counted apart.
+    const mails = mailsBySubject.get(`Welcome ${id}`) ?? [];
+    const distinct = new Set(mails).size;
+    if (distinct === 0) { state.lost.emails += 1; note(`no email for ${id}`); }
+    if (distinct > 1) { state.doubled.emails += 1; note(`${distinct} emails with different Message-IDs for ${id}`); }
+    if (mails.length > distinct) note(`${mails.length - distinct} resend(s) of the email for ${id} (same Message-ID)`);
+    state.resentEmails += mails.length - distinct;
   }
   return state;
 }

@@ -205,7 +205,7 @@ export function tableRow(r: ScenarioReport): string {
 
 export function details(r: ScenarioReport): string[] {
   const lines = [
-    `lost by kind: ${JSON.stringify(r.end.lost)}; doubled by kind: ${JSON.stringify(r.end.doubled)}; effects resent with the same Idempotency-Key: ${r.end.resentEffects}`,
+    `lost by kind: ${JSON.stringify(r.end.lost)}; doubled by kind: ${JSON.stringify(r.end.doubled)}; effects resent with the same Idempotency-Key: ${r.end.resentEffects}; emails resent with the same Message-ID: ${r.end.resentEmails}`,
     `memory (RSS MiB at start → end, growth per 10 min): ${Object.entries(r.memory).map(([k, m]) => `${k} ${m.startMiB} → ${m.endMiB} (${m.growthPer10MinMiB >= 0 ? '+' : ''}${m.growthPer10MinMiB})`).join('; ')}`,
   ];
   if (r.poison) lines.push(`poison: ${r.poison.injected} injected, ${r.poison.parked} parked on their groups' DLQs of ${r.poison.expectedParked} expected; reasons ${JSON.stringify(r.poison.codes)}`);
