@@ -227,6 +227,12 @@ export interface Connector {
    */
   readonly idempotency: 'keys' | 'match';
   /**
+   * What a record's `modifiedAt` tells: `exact` (HubSpot: milliseconds, moved by every
+   * change, so two snapshots with the same one are the same version) or `coarse` (Stripe:
+   * seconds, and an invoice carries only its creation time, so equal stamps may differ).
+   */
+  readonly modifiedAt: 'exact' | 'coarse';
+  /**
    * The app's rate limit as this connection spends it (HubSpot: 100 requests per 10 s per
    * account, batches of ≤ 100): every call waits for a token, a 429's Retry-After pauses
    * every caller, the app's remaining-quota headers lower the budget.

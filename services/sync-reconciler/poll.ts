@@ -35,7 +35,7 @@ export async function onPoll(p: Pair, d: PairDeps, force: boolean, stage: PollSt
     const page = await p.connector.listChanged(p.object, p.objState.cursors.changed, { limit: 100 });
     lap('list changed');
     // Most of a sweep is what webhooks and our own writes synced already: only the rest is reconciled.
-    const fresh = page.records.filter((r) => !d.seen.has(p.c.connectionId, p.object, r.id, r.modifiedAt));
+    const fresh = page.records.filter((r) => !d.seen.has(p.c.connectionId, p.object, r.id, r.modifiedAt, p.connector.modifiedAt));
     await syncAppRecords(p, d, fresh.map((r) => ({ appId: r.id, record: r, at: r.modifiedAt })));
     lap('sync changed');
     p.objState.cursors.changed = page.cursor;

@@ -15,8 +15,12 @@ import type { SyncState } from './state.ts';
 const DEFAULT_LIMIT = 100_000;
 
 export interface SeenSnapshots {
-  /** Is this app snapshot (by its modification time) one an in-sync link already accounts for? */
-  has(connectionId: string, object: string, appId: string, modifiedAt: number): boolean;
+  /**
+   * Is this app snapshot (by its modification time) one an in-sync link already accounts
+   * for? A snapshot as old as the one seen counts only where stamps are exact (see
+   * Connector.modifiedAt); with coarse ones it may be a later change in the same second.
+   */
+  has(connectionId: string, object: string, appId: string, modifiedAt: number, stamps?: 'exact' | 'coarse'): boolean;
   note(link: LinkDocument): void;
   drop(link: Pick<LinkDocument, 'connectionId' | 'object' | 'appId'>): void;
   dropPair(connectionId: string, object: string): void;
@@ -27,7 +31,10 @@ export function createSeenSnapshots(limit = DEFAULT_LIMIT): SeenSnapshots {
   const seenAt = new Map<string, number>();
   const key = (c: string, o: string, appId: string) => `${c}\u0000${o}\u0000${appId}`;
   return {
-    has: (c, o, appId, modifiedAt) => modifiedAt <= (seenAt.get(key(c, o, appId)) ?? -1),
+    has(c, o, appId, modifiedAt, stamps = 'exact') {
+      const at = seenAt.get(key(c, o, appId));
+      return at !== undefined && (stamps === 'exact' ? modifiedAt <= at : modifiedAt < at);
+    },
     note(link) {
       const k = key(link.connectionId, link.object, link.appId);
       seenAt.delete(k);

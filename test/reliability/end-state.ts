@@ -14,6 +14,7 @@ import type { RecordChanged, RunEvent } from '../../libs/kafka/events.ts';
 import { createRunStore, type Run } from '../../libs/store/runs.ts';
 import { createRecordReader, type RecordDocument } from '../../libs/store/records.ts';
 import type { Acknowledged } from './load.ts';
+import { sleep } from '../../libs/time/sleep.ts';
 
 export interface Workflows { onPerson: string; onDelivery: string }
 
@@ -94,7 +95,15 @@ export async function checkEndState(hub: E2EHub, wf: Workflows, ack: Acknowledge
   }
 
   // Events: on the log once, in the projection with the workflow's write on it.
-  const people = new Map((await allRecords(hub, 'people')).map((r) => [r.recordId, r]));
+  // A run's record write is projected by another consumer, which after an outage may still be catching up when the
+  // runs have ended: the projection gets a while to show every write; one still missing then is lost.
+  const wanted = [...ack.events.values()];
+  let people = new Map<string, RecordDocument>();
+  for (const deadline = Date.now() + 120_000; ;) {
+    people = new Map((await allRecords(hub, 'people')).map((r) => [r.recordId, r]));
+    if (wanted.every((id) => people.get(id)?.fields.processed === true) || Date.now() > deadline) break;
+    await sleep(2000);
+  }
   for (const [eventId, recordId] of ack.events) {
     const times = published.get(eventId) ?? 0;
     if (times === 0) { state.lost.events += 1; note(`event ${eventId} not on crm.records`); }

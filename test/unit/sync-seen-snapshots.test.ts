@@ -18,6 +18,9 @@ test('a snapshot no newer than an in-sync link\'s appSeenAt is known; a newer on
   assert.equal(seen.has('c2', 'people', 'a1', 999), false);
   assert.equal(seen.has('c1', 'companies', 'a1', 999), false);
   assert.equal(seen.has('c1', 'people', 'a2', 0), false, 'never seen');
+  // Coarse stamps (Stripe: seconds; an invoice only its creation time): the same stamp may be a later change.
+  assert.equal(seen.has('c1', 'people', 'a1', 1000, 'coarse'), false);
+  assert.equal(seen.has('c1', 'people', 'a1', 999, 'coarse'), true);
 });
 
 test('a link that is failing, excluded or deleted is forgotten: its snapshots take the whole path again', () => {

@@ -362,7 +362,7 @@ export function createHubSpotConnector(o: HubSpotOptions): Connector {
   }
 
   return Object.freeze({
-    app: 'hubspot', objects: hubspotObjects, codec: hubspotCodec, idempotency: 'match' as const, rateLimit: limiter.policy,
+    app: 'hubspot', objects: hubspotObjects, codec: hubspotCodec, idempotency: 'match' as const, modifiedAt: 'exact' as const, rateLimit: limiter.policy,
     listChanged, listDeleted, read: (object: SyncObject, ids: readonly string[], options?: CallOptions) => read(object, ids, options),
     create, update, find, readAssociations, writeAssociations, removeAssociations,
     verifyWebhook: verifyHubSpotWebhook, parseWebhook: parseHubSpotWebhook,

@@ -224,7 +224,7 @@ export function createStripeConnector(o: StripeOptions): Connector {
   }
 
   return Object.freeze({
-    app: 'stripe', objects: stripeObjects, codec: stripeCodec, idempotency: 'keys' as const, rateLimit: limiter.policy,
+    app: 'stripe', objects: stripeObjects, codec: stripeCodec, idempotency: 'keys' as const, modifiedAt: 'coarse' as const, rateLimit: limiter.policy,
     listChanged, listDeleted, read, create: writeAll('create'), update: writeAll('update'), find, readAssociations, writeAssociations,
     verifyWebhook: verifyStripeWebhook, parseWebhook: parseStripeWebhook,
   });
